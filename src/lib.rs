@@ -1,0 +1,1 @@
+//! mcp-conform: conformance checks for OAuth-protected MCP servers.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("mcp-conform {}", env!("CARGO_PKG_VERSION"));
+}
