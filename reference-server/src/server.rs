@@ -143,7 +143,7 @@ pub async fn start(listener: TcpListener, config: Config) -> Result<RunningServe
 pub fn router(state: AppState) -> Router {
     let limit = state.config.limits.max_body_bytes;
     let mut app = Router::new()
-        .merge(crate::oauth::routes())
+        .merge(crate::oauth::routes(&state.config))
         .merge(crate::resource::routes())
         .merge(crate::mcp::routes());
     if state.config.test_control {
