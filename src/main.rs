@@ -1,3 +1,3 @@
-fn main() {
-    println!("mcp-conform {}", env!("CARGO_PKG_VERSION"));
+fn main() -> std::process::ExitCode {
+    mcp_conform::cli::main()
 }
