@@ -6,8 +6,11 @@
 //! `runner` feature: the HTTP client, the engine, the reporters and the CLI.
 
 pub mod core;
+pub mod coverage;
 pub mod scenario;
 pub mod suggest;
+// Fuzz entry points; I/O-free, so not behind `runner` (see fuzz/).
+pub mod fuzzing;
 
 #[cfg(feature = "runner")]
 pub mod cli;
@@ -17,5 +20,7 @@ pub mod embedded;
 pub mod engine;
 #[cfg(feature = "runner")]
 pub mod http;
+#[cfg(feature = "runner")]
+pub mod kill_matrix;
 #[cfg(feature = "runner")]
 pub mod report;

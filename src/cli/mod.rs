@@ -40,6 +40,24 @@ enum Command {
     Validate(ValidateArgs),
     /// Explain what a check does and why.
     Explain(ExplainArgs),
+    /// Which requirement ids the checks test, which are excluded and why,
+    /// and which are missing.
+    Coverage(CoverageArgs),
+}
+
+#[derive(Debug, Args)]
+struct CoverageArgs {
+    #[command(flatten)]
+    source: ScenarioSource,
+    /// Print the Markdown page (docs/coverage.md) instead of the table.
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// List every id with its checks or its exclusion reason.
+    #[arg(long)]
+    detail: bool,
 }
 
 /// Where scenarios come from.
@@ -162,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::Validate(args) => validate(args),
         Command::Explain(args) => explain(args),
+        Command::Coverage(args) => coverage(args),
     }
 }
 
@@ -405,4 +424,29 @@ fn explain(args: ExplainArgs) -> ExitCode {
         None => eprintln!("error: no check `{}` (see `mcp-conform list`)", args.id),
     }
     ExitCode::from(EXIT_USAGE)
+}
+
+fn coverage(args: CoverageArgs) -> ExitCode {
+    let suite = match load_suite(&args.source) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let cov = crate::coverage::compute(&suite);
+    let text = if args.markdown {
+        cov.render_markdown()
+    } else if args.json {
+        serde_json::to_string_pretty(&cov).unwrap_or_default()
+    } else {
+        cov.render_text(args.detail)
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{text}");
+    if cov.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for p in &cov.problems {
+            eprintln!("error: {p}");
+        }
+        ExitCode::from(EXIT_USAGE)
+    }
 }
