@@ -34,8 +34,10 @@ impl EmbeddedServer {
             .iter()
             .map(|f| f.parse::<Fault>())
             .collect::<Result<BTreeSet<_>, _>>()?;
+        // Loopback client ID metadata documents: the run serves them itself.
         let config = Config {
             test_control: true,
+            allow_http_cimd: true,
             faults,
             ..Config::default()
         };
@@ -59,6 +61,7 @@ impl EmbeddedServer {
         t.step_up_tool = Some("get_admin_report".into());
         t.step_up_scope = Some("mcp:admin".into());
         t.embedded = true;
+        t.cimd_loopback = true;
         t
     }
 }

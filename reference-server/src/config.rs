@@ -221,6 +221,13 @@ faults! {
     ResourceNotValidated = "resource-not-validated", ["AUTHZ-11", "TOK-10"];
     /// Revoked access tokens are still accepted by the MCP endpoint.
     RevocationIgnored = "revocation-ignored", ["REV-01", "RS-17"];
+    /// A client ID metadata document is accepted although its `client_id`
+    /// is not the URL it was fetched from.
+    CimdClientIdUnchecked = "cimd-client-id-unchecked", ["CIMD-03"];
+    /// A challenge without `code_challenge_method` is taken as `plain` (RFC
+    /// 7636 §4.3's old default) although only S256 is advertised: a silent
+    /// downgrade (cloudflare/workers-oauth-provider#113).
+    PkceAbsentMethodPlain = "pkce-absent-method-plain", ["PKCE-03"];
 }
 
 impl fmt::Display for Fault {

@@ -1415,6 +1415,24 @@ async fn fault_pkce_missing_challenge_accepted() {
 }
 
 #[tokio::test]
+async fn fault_pkce_absent_method_plain() {
+    let e = env(with_faults(&[Fault::PkceAbsentMethodPlain])).await;
+    let client = e.public_client().await;
+    let p = pkce();
+    let resp = e
+        .authorize_with(&client, &p, &[("code_challenge_method", "")])
+        .await;
+    let code = query_of(&location(&resp).unwrap())["code"].clone();
+    // The challenge string itself passes as a plain verifier.
+    let plain = Pkce {
+        verifier: p.challenge.clone(),
+        challenge: p.challenge.clone(),
+    };
+    let (status, body, _) = e.redeem(&client, &code, &plain).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn fault_code_reusable() {
     let e = env(with_faults(&[Fault::CodeReusable])).await;
     let client = e.public_client().await;

@@ -136,6 +136,20 @@ fn response_capture(resp: &Response) -> Map<String, Value> {
         m.insert("location".into(), Value::from(loc));
         m.insert("query".into(), query_json(loc));
     }
+    // The Bearer challenge's parameters (names lower-cased, first wins), so
+    // a later step can follow `{{ x.challenge.resource_metadata }}`.
+    let values: Vec<&str> = resp.headers_named("www-authenticate").collect();
+    if let Ok(parsed) = crate::core::www_authenticate::parse_all(&values)
+        && let Some(bearer) = crate::core::www_authenticate::bearer(&parsed)
+    {
+        let mut params = Map::new();
+        for p in &bearer.params {
+            params
+                .entry(p.name.to_ascii_lowercase())
+                .or_insert_with(|| Value::from(p.value.clone()));
+        }
+        m.insert("challenge".into(), Value::Object(params));
+    }
     m
 }
 
@@ -153,7 +167,7 @@ impl<'a> StepRunner<'a> {
         match step.action {
             Action::Include | Action::Discover => Ok(Outcome::default()),
             Action::Register => self.register(s, vars).await,
-            Action::Authorize => self.authorize(s, vars).await,
+            Action::Authorize => self.authorize(s, vars, step.capture.as_deref()).await,
             Action::ExchangeCode => self.token(s, vars, TokenGrant::Code).await,
             Action::Refresh => self.token(s, vars, TokenGrant::Refresh).await,
             Action::Revoke => self.revoke(s, vars).await,
@@ -161,6 +175,15 @@ impl<'a> StepRunner<'a> {
             Action::Mcp => self.mcp(s, vars).await,
             Action::AdvanceClock => self.advance_clock(s).await,
             Action::Http => self.http(s, vars).await,
+            Action::ObtainToken => self.obtain_token(s, vars).await,
+            Action::CimdFetches => {
+                let counts = self
+                    .ctx
+                    .callback()
+                    .map(|c| c.cimd_log.counts())
+                    .unwrap_or(Value::Null);
+                Ok(Outcome { capture: counts.clone(), json: Some(counts), ..Outcome::default() })
+            }
         }
     }
 
@@ -297,10 +320,24 @@ impl<'a> StepRunner<'a> {
         })
     }
 
-    async fn authorize(&self, s: &StepSpec, vars: &VarStore) -> Result<Outcome, StepError> {
+    async fn authorize(
+        &self,
+        s: &StepSpec,
+        vars: &VarStore,
+        own_capture: Option<&str>,
+    ) -> Result<Outcome, StepError> {
         let endpoint = require(vars, "discovery.as.authorization_endpoint")?;
-        let client = s.client.as_deref().unwrap_or("client");
-        let client_id = require(vars, &format!("{client}.client_id"))?;
+        let mut client = s.client.as_deref().unwrap_or("client");
+        // `params.client_id` alone names a client without a registration (a
+        // client ID metadata document URL): a public client, which this
+        // step's own capture then stands for at the token endpoint.
+        let client_id = match (s.params.get("client_id"), own_capture) {
+            (Some(t), Some(own)) if vars.get(&format!("{client}.client_id")).is_none() => {
+                client = own;
+                render(t, vars)?
+            }
+            _ => require(vars, &format!("{client}.client_id"))?,
+        };
         let registered_redirect = var_str(vars, &format!("{client}.redirect_uri"))
             .unwrap_or_else(|| self.ctx.redirect_uri.clone());
         let pair = pkce::generate();
@@ -894,6 +931,52 @@ impl<'a> StepRunner<'a> {
         }
     }
 
+    /// A token for the target: the ready one (when no other user is asked
+    /// for), else the whole flow with a fresh registration. `params` are
+    /// authorization-request overrides (e.g. a `scope`).
+    async fn obtain_token(&self, s: &StepSpec, vars: &VarStore) -> Result<Outcome, StepError> {
+        if let (Some(token), None) = (&self.ctx.target.token, &s.user) {
+            return Ok(Outcome {
+                capture: json!({"access_token": token, "ready_token": true}),
+                ..Outcome::default()
+            });
+        }
+        let mut local = vars.clone();
+        let mut exchanges = Vec::new();
+        let plain = StepSpec { expect_code: true, ..StepSpec::default() };
+        let reg = self.register(&plain, &local).await.map_err(|mut e| {
+            e.message = format!("registering a client: {}", e.message);
+            e
+        })?;
+        exchanges.extend(reg.exchanges);
+        if reg.capture.get("client_id").is_none() {
+            return Err(StepError { message: "the registration returned no client_id".into(), exchanges });
+        }
+        local.set("client", reg.capture);
+        let authz = StepSpec { user: s.user.clone(), params: s.params.clone(), ..plain.clone() };
+        let grant = self.authorize(&authz, &local, None).await.map_err(|mut e| {
+            exchanges.append(&mut e.exchanges);
+            StepError { message: format!("authorizing: {}", e.message), exchanges: exchanges.clone() }
+        })?;
+        exchanges.extend(grant.exchanges);
+        local.set("grant", grant.capture);
+        let tokens = self.token(&plain, &local, TokenGrant::Code).await.map_err(|mut e| {
+            exchanges.append(&mut e.exchanges);
+            StepError { message: format!("exchanging the code: {}", e.message), exchanges: exchanges.clone() }
+        })?;
+        exchanges.extend(tokens.exchanges);
+        if tokens.capture.get("access_token").is_none() {
+            let status = tokens.response.as_ref().map(|r| r.status).unwrap_or_default();
+            return Err(StepError { message: format!("the token endpoint answered {status} without an access_token"), exchanges });
+        }
+        let mut capture = tokens.capture;
+        if let Some(obj) = capture.as_object_mut() {
+            obj.insert("client_id".into(), local.get("client.client_id").unwrap_or(Value::Null));
+            obj.insert("ready_token".into(), Value::Bool(false));
+        }
+        Ok(Outcome { capture, json: tokens.json, response: tokens.response, exchanges, ..Outcome::default() })
+    }
+
     async fn http(&self, s: &StepSpec, vars: &VarStore) -> Result<Outcome, StepError> {
         let mut url = render(s.url.as_deref().unwrap_or_default(), vars)?;
         if !s.query.is_empty() {
@@ -952,7 +1035,25 @@ impl<'a> StepRunner<'a> {
                 ..Outcome::default()
             });
         }
-        let resp = self.send(&req, &mut exchanges).await?;
+        // A GET that asks for an event stream may open one that never ends
+        // (transports, "Listening for Messages from the Server"): read only
+        // the first chunk, enough for the status, headers and a short error
+        // body or the first event.
+        let wants_stream = req.method.eq_ignore_ascii_case("GET")
+            && req.headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("accept") && v.contains("text/event-stream")
+            });
+        let resp = if wants_stream {
+            let first_chunk = |_: &[u8]| true;
+            let outcome = self.client.send_until(&req, Some(&first_chunk)).await;
+            exchanges.push(Exchange::record(&req, &outcome));
+            outcome.map_err(|e| StepError {
+                message: e.to_string(),
+                exchanges: exchanges.clone(),
+            })?
+        } else {
+            self.send(&req, &mut exchanges).await?
+        };
         Ok(Outcome {
             json: resp.json(),
             capture: Value::Object(response_capture(&resp)),

@@ -256,6 +256,21 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
                 format!("{shown:?}"),
             )
         }
+        Assert::ValueMatches(t, re, positive) => {
+            let text = render(t, vars)?;
+            let Ok(re_c) = Regex::new(re) else {
+                return fail(t.clone(), format!("/{re}/"), "an invalid regex".into());
+            };
+            if re_c.is_match(&text) == *positive {
+                return Ok(());
+            }
+            let shown: String = redact::redact_url_query(&text, SECRET_KEYS).chars().take(200).collect();
+            fail(
+                t.clone(),
+                format!("{}matching /{re}/", if *positive { "" } else { "not " }),
+                format!("{shown:?}"),
+            )
+        }
         Assert::ChallengeAbsent => match header("www-authenticate") {
             None => Ok(()),
             Some(v) => fail("WWW-Authenticate".into(), "absent".into(), format!("{v:?}")),
@@ -298,6 +313,10 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
         | Assert::RedirectQueryAbsent(_)
         | Assert::RedirectQueryOnce(_)
         | Assert::RedirectNoFragment => redirect_query(a, outcome, vars),
+        Assert::IfRedirected(inner) => match redirect_location(outcome) {
+            None => Ok(()),
+            Some(_) => check(inner, outcome, vars),
+        },
         Assert::JwtClaim {
             token,
             claim,

@@ -40,6 +40,8 @@ pub struct Landing {
 /// the redirect URI's port for the other drivers.
 pub struct CallbackServer {
     port: u16,
+    /// What the AS fetched of the CIMD documents this listener serves.
+    pub cimd_log: super::cimd_host::FetchLog,
     waiters: Arc<Mutex<HashMap<String, oneshot::Sender<String>>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -56,12 +58,15 @@ impl CallbackServer {
         let port = listener.local_addr()?.port();
         let waiters: Arc<Mutex<HashMap<String, oneshot::Sender<String>>>> = Arc::default();
         let w = waiters.clone();
+        let cimd_log = super::cimd_host::FetchLog::default();
+        let log = cimd_log.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     continue;
                 };
                 let w = w.clone();
+                let log = log.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let n = match tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf))
@@ -72,6 +77,18 @@ impl CallbackServer {
                     };
                     let head = String::from_utf8_lossy(&buf[..n]);
                     let target = head.split_whitespace().nth(1).unwrap_or("/");
+                    let base = format!("http://127.0.0.1:{port}");
+                    let redirect_uri = format!("{base}/callback");
+                    if let Some(doc) = super::cimd_host::serve(target, &base, &redirect_uri, &log) {
+                        let mut resp = format!("HTTP/1.1 {}\r\ncontent-length: {}\r\nconnection: close\r\n", doc.status, doc.body.len());
+                        for (n, v) in &doc.headers {
+                            resp.push_str(&format!("{n}: {v}\r\n"));
+                        }
+                        resp.push_str("\r\n");
+                        resp.push_str(&doc.body);
+                        let _ = sock.write_all(resp.as_bytes()).await;
+                        return;
+                    }
                     let full = format!("http://127.0.0.1:{port}{target}");
                     let state = url::Url::parse(&full).ok().and_then(|u| {
                         u.query_pairs()
@@ -97,6 +114,7 @@ impl CallbackServer {
         });
         Ok(CallbackServer {
             port,
+            cimd_log,
             waiters,
             task,
         })

@@ -13,6 +13,7 @@
 
 pub mod actions;
 pub mod asserts;
+pub mod cimd_host;
 pub mod discovery;
 pub mod driver;
 pub mod results;
@@ -136,6 +137,7 @@ impl RunContext {
             json!({
                 "redirect_uri": self.redirect_uri,
                 "alt_redirect_uri": alt_redirect,
+                "cimd_base": self.redirect_uri.replace("/callback", "/cimd"),
                 "spec_version": self.spec_version.as_str(),
             }),
         );
@@ -437,13 +439,30 @@ fn holds(c: &Condition, vars: &VarStore) -> bool {
         Some(Value::String(s)) => s.split(' ').any(|w| w == needle),
         _ => false,
     };
+    // The compared text may be a template (`{{ target.step_up_scope }}`);
+    // one that cannot be rendered is compared as written.
+    let text = |x: &str| -> String {
+        if !x.contains("{{") {
+            return x.to_owned();
+        }
+        crate::scenario::template::Template::parse(x)
+            .ok()
+            .and_then(|t| t.render(vars).ok())
+            .unwrap_or_else(|| x.to_owned())
+    };
     match &c.test {
         ConditionTest::Present(want) => value.is_some() == *want,
-        ConditionTest::Contains(x) => contains(x),
-        ConditionTest::NotContains(x) => !contains(x),
+        ConditionTest::Contains(x) => contains(&text(x)),
+        ConditionTest::NotContains(x) => !contains(&text(x)),
         ConditionTest::Equals(x) => {
-            value.as_ref().map(value_to_text).as_deref() == Some(x.as_str())
+            value.as_ref().map(value_to_text).as_deref() == Some(text(x).as_str())
         }
+        ConditionTest::Matches(re) => value.as_ref().is_some_and(|v| {
+            regex::Regex::new(re).is_ok_and(|re| re.is_match(&value_to_text(v)))
+        }),
+        ConditionTest::NotMatches(re) => !value.as_ref().is_some_and(|v| {
+            regex::Regex::new(re).is_ok_and(|re| re.is_match(&value_to_text(v)))
+        }),
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Target {
     pub allowed_origins: Vec<String>,
     /// The embedded reference server: every capability.
     pub embedded: bool,
+    /// The AS fetches `http://127.0.0.1` client ID metadata documents.
+    pub cimd_loopback: bool,
 }
 
 impl Target {
@@ -87,6 +89,7 @@ impl Target {
             spec_version: None,
             allowed_origins: Vec::new(),
             embedded: false,
+            cimd_loopback: false,
         }
     }
 
@@ -97,6 +100,8 @@ impl Target {
             Capability::Dcr => dcr_offered,
             Capability::Registration => dcr_offered || self.client_id.is_some(),
             Capability::ConfidentialClient => dcr_offered,
+            Capability::Token => self.token.is_some() || dcr_offered || self.client_id.is_some(),
+            Capability::CimdLoopback => self.cimd_loopback,
             Capability::Consent => true,
             Capability::Clock => self.clock != ClockMode::None,
             Capability::AltResource => self.alt_resource.is_some(),
@@ -112,6 +117,8 @@ impl Target {
                 "no client registration: the AS offers no DCR and no --client-id was given".into()
             }
             Capability::ConfidentialClient => "confidential clients need dynamic client registration".into(),
+            Capability::Token => "no access token: give --token, or a client registration (DCR or --client-id)".into(),
+            Capability::CimdLoopback => "client ID metadata documents need a host the AS can fetch: a public HTTPS host, or `cimd_loopback = true` in the profile for a development AS on this machine".into(),
             Capability::Consent => unreachable!("consent is always attempted"),
             Capability::Clock => {
                 "no way to pass token lifetimes: give `clock` in the target profile (control URL or wait)".into()
@@ -147,6 +154,8 @@ pub struct Profile {
     pub clock: Option<String>,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The AS fetches client ID metadata documents from `http://127.0.0.1`.
+    pub cimd_loopback: Option<bool>,
 }
 
 /// Why a profile could not be used.
@@ -224,6 +233,9 @@ impl Profile {
         target
             .allowed_origins
             .extend(self.allowed_origins.iter().cloned());
+        if let Some(c) = self.cimd_loopback {
+            target.cimd_loopback = c;
+        }
         Ok(())
     }
 }

@@ -180,6 +180,12 @@ pub enum Capability {
     StepUpScope,
     /// Confidential clients (DCR with client_secret_basic).
     ConfidentialClient,
+    /// An access token for the target: the ready `--token`, or one the
+    /// run can obtain (registration and consent).
+    Token,
+    /// The AS can fetch client ID metadata documents the run serves on
+    /// its loopback listener (a development-mode AS on the same machine).
+    CimdLoopback,
 }
 
 impl Capability {
@@ -193,6 +199,8 @@ impl Capability {
             Capability::SecondUser => "second_user",
             Capability::StepUpScope => "step_up_scope",
             Capability::ConfidentialClient => "confidential_client",
+            Capability::Token => "token",
+            Capability::CimdLoopback => "cimd_loopback",
         }
     }
 }
@@ -205,12 +213,21 @@ pub struct RawCondition {
     pub var: String,
     #[serde(default)]
     pub present: Option<bool>,
+    /// `contains`, `not_contains` and `equals` compare with a text that may
+    /// be a template (`{{ target.step_up_scope }}`).
     #[serde(default)]
     pub contains: Option<String>,
     #[serde(default)]
     pub not_contains: Option<String>,
     #[serde(default)]
     pub equals: Option<String>,
+    /// A regex the value (as text) must match somewhere (`^...$` to anchor):
+    /// a status class (`^2\\d\\d$`), a JWT-shaped token...
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// A regex the value (as text) must not match (an absent value holds).
+    #[serde(default)]
+    pub not_matches: Option<String>,
     /// Said in the `skip` message when the condition does not hold.
     pub reason: String,
 }
@@ -241,6 +258,12 @@ pub enum Action {
     AdvanceClock,
     /// A raw HTTP request, byte-exact.
     Http,
+    /// An access token however the run can get one: the ready `--token`,
+    /// else register, authorize and exchange a code.
+    ObtainToken,
+    /// How often the AS fetched each client ID metadata document the run
+    /// serves (`{{ run.cimd_base }}/<case>.json`).
+    CimdFetches,
 }
 
 impl Action {
@@ -257,6 +280,8 @@ impl Action {
             Action::Mcp => "mcp",
             Action::AdvanceClock => "advance_clock",
             Action::Http => "http",
+            Action::ObtainToken => "obtain_token",
+            Action::CimdFetches => "cimd_fetches",
         }
     }
 }
@@ -437,6 +462,13 @@ pub struct RawExpect {
     pub body_matches: Option<String>,
     #[serde(default)]
     pub body_not_matches: Option<String>,
+    /// Template → regex the rendered text must (not) match: judges a
+    /// captured value, or several joined in one template
+    /// (`"{{ a.status }} {{ b.status }}" = "\\b200\\b"`: either was 200).
+    #[serde(default)]
+    pub value_matches: BTreeMap<String, String>,
+    #[serde(default)]
+    pub value_not_matches: BTreeMap<String, String>,
 
     /// Asserts on the `WWW-Authenticate` challenge.
     #[serde(default)]
@@ -529,4 +561,9 @@ pub struct RawRedirectExpect {
     /// Nothing may come in the fragment (no token leaked there).
     #[serde(default)]
     pub no_fragment: Option<bool>,
+    /// The asserts of this table hold vacuously when the response is no
+    /// redirect at all (an error page): for requests where RFC 6749
+    /// §4.1.2.1 allows an error page instead of an error redirect.
+    #[serde(default)]
+    pub optional: Option<bool>,
 }

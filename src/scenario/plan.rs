@@ -81,6 +81,9 @@ pub enum ConditionTest {
     Contains(String),
     NotContains(String),
     Equals(String),
+    /// A regex (checked to compile when the plan is built).
+    Matches(String),
+    NotMatches(String),
 }
 
 /// One step, with its parameters still raw (templates are re-parsed when
@@ -156,6 +159,8 @@ pub enum Assert {
     JsonObject,
     BodyMatches(String),
     BodyNotMatches(String),
+    /// A template whose rendering must match (`true`) or not match a regex.
+    ValueMatches(String, String, bool),
     ChallengeAbsent,
     ChallengeScheme(String),
     ChallengeHas(String),
@@ -171,6 +176,9 @@ pub enum Assert {
     RedirectQueryAbsent(String),
     RedirectQueryOnce(String),
     RedirectNoFragment,
+    /// The inner redirect assert, judged only when there is a redirect
+    /// (`redirect.optional`).
+    IfRedirected(Box<Assert>),
     JwtClaim {
         token: String,
         claim: String,
@@ -291,6 +299,8 @@ fn allowed_fields(action: Action) -> &'static [&'static str] {
             "concurrent",
         ],
         Action::AdvanceClock => &["seconds"],
+        Action::ObtainToken => &["user", "params"],
+        Action::CimdFetches => &[],
         Action::Http => &[
             "http_method",
             "url",
@@ -694,8 +704,11 @@ fn expand_steps(
                 Err(e) => b.error(&loc, format!("bad template {text:?}: {e}")),
             }
         };
+        // `authorize` parameters may read the PKCE pair and state the step
+        // generates (`pkce.verifier`, `pkce.challenge`, `pkce.state`).
+        let generated = (s.action == Action::Authorize).then_some("pkce");
         for text in step_templates(s) {
-            check_template(b, text, captures, None);
+            check_template(b, text, captures, generated);
         }
         let reference = |b: &mut Builder<'_>,
                          name: &Option<String>,
@@ -917,6 +930,8 @@ fn expect_templates(e: &RawExpect) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
     out.extend(e.header.values().map(String::as_str));
     out.extend(e.jwt_token.as_deref());
+    out.extend(e.value_matches.keys().map(String::as_str));
+    out.extend(e.value_not_matches.keys().map(String::as_str));
     out.extend(e.equal.iter().map(String::as_str));
     out.extend(e.distinct.iter().map(String::as_str));
     if let Some(w) = &e.www_authenticate {
@@ -1021,6 +1036,14 @@ fn asserts(b: &mut Builder<'_>, loc: &Location, e: &RawExpect) -> Vec<Assert> {
             }
         }
     }
+    for (positive, map) in [(true, &e.value_matches), (false, &e.value_not_matches)] {
+        for (t, re) in map {
+            match regex::Regex::new(re) {
+                Ok(_) => out.push(Assert::ValueMatches(t.clone(), re.clone(), positive)),
+                Err(err) => b.error(loc, format!("bad regex {re:?}: {err}")),
+            }
+        }
+    }
     if let Some(w) = &e.www_authenticate {
         if w.absent == Some(true) {
             out.push(Assert::ChallengeAbsent);
@@ -1040,6 +1063,7 @@ fn asserts(b: &mut Builder<'_>, loc: &Location, e: &RawExpect) -> Vec<Assert> {
         }
     }
     if let Some(r) = &e.redirect {
+        let first = out.len();
         if r.none == Some(true) {
             out.push(Assert::RedirectNone);
         }
@@ -1072,6 +1096,10 @@ fn asserts(b: &mut Builder<'_>, loc: &Location, e: &RawExpect) -> Vec<Assert> {
         );
         if r.no_fragment == Some(true) {
             out.push(Assert::RedirectNoFragment);
+        }
+        if r.optional == Some(true) {
+            let inner: Vec<Assert> = out.drain(first..).collect();
+            out.extend(inner.into_iter().map(|a| Assert::IfRedirected(Box::new(a))));
         }
     }
     match (&e.jwt_token, e.jwt_claims.is_empty()) {
@@ -1126,6 +1154,8 @@ fn condition(b: &mut Builder<'_>, path: &str, raw: &Spanned<RawCondition>) -> Op
         c.contains.clone().map(ConditionTest::Contains),
         c.not_contains.clone().map(ConditionTest::NotContains),
         c.equals.clone().map(ConditionTest::Equals),
+        c.matches.clone().map(ConditionTest::Matches),
+        c.not_matches.clone().map(ConditionTest::NotMatches),
     ]
     .into_iter()
     .flatten()
@@ -1133,8 +1163,14 @@ fn condition(b: &mut Builder<'_>, path: &str, raw: &Spanned<RawCondition>) -> Op
     if tests.len() != 1 {
         b.error(
             &loc,
-            "a condition takes exactly one of `present`, `contains`, `not_contains`, `equals`",
+            "a condition takes exactly one of `present`, `contains`, `not_contains`, `equals`, `matches`, `not_matches`",
         );
+        return None;
+    }
+    if let Some(re) = c.matches.as_ref().or(c.not_matches.as_ref())
+        && let Err(e) = regex::Regex::new(re)
+    {
+        b.error(&loc, format!("not a valid regex: {e}"));
         return None;
     }
     let var: Vec<String> = c.var.split('.').map(str::to_owned).collect();

@@ -78,6 +78,17 @@ functions! {
     Concat = "concat" / 2;
     /// The origin (scheme://host:port) of a URL.
     Origin = "origin" / 1;
+    /// The path of a URL without its trailing `/` (`""` at the root): the
+    /// catalogue's `P`, for building well-known URLs.
+    Path = "path" / 1;
+    /// `"true"` when the first URL names the second or a resource above it
+    /// (same origin, path a prefix by whole segments), else `"false"`.
+    SegmentPrefix = "segment_prefix" / 2;
+    /// The first argument, or the second when the first is not set (an
+    /// optional member or capture); only a missing variable falls back.
+    Default = "default" / 2;
+    /// The scheme of a URL, lower-case (`https`).
+    Scheme = "scheme" / 1;
 }
 
 /// Why a template failed to parse.
@@ -363,6 +374,10 @@ fn eval(e: &Expr, vars: &dyn Vars) -> Result<Value, EvalError> {
             .ok_or_else(|| EvalError::Missing(p.join("."))),
         Expr::Str(s) => Ok(Value::String(s.clone())),
         Expr::Int(i) => Ok(Value::from(*i)),
+        Expr::Call(Function::Default, args) => match eval(&args[0], vars) {
+            Err(EvalError::Missing(_)) => eval(&args[1], vars),
+            other => other,
+        },
         Expr::Call(func, args) => {
             let args = args
                 .iter()
@@ -435,6 +450,17 @@ fn call(func: Function, args: &[Value]) -> Result<Value, EvalError> {
         Function::Origin => url::Url::parse(&text(0))
             .map(|u| u.origin().ascii_serialization())
             .map_err(|e| fail(e.to_string()))?,
+        Function::Path => url::Url::parse(&text(0))
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .map_err(|e| fail(e.to_string()))?,
+        Function::SegmentPrefix => {
+            crate::core::url_canon::is_segment_prefix(&text(0), &text(1)).to_string()
+        }
+        // Evaluated lazily in `eval`; here both arguments are set.
+        Function::Default => return Ok(args[0].clone()),
+        Function::Scheme => url::Url::parse(&text(0))
+            .map(|u| u.scheme().to_owned())
+            .map_err(|e| fail(e.to_string()))?,
     }))
 }
 
@@ -470,6 +496,19 @@ mod tests {
             t.render(&vars()).unwrap(),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn default_path_and_segment_prefix() {
+        let t = Template::parse("{{ default(nope.x, a.b) }}|{{ default(a.b, nope) }}").unwrap();
+        assert_eq!(t.render(&vars()).unwrap(), "x|x");
+        let t = Template::parse("{{ path(\"https://h/mcp/\") }}|{{ path(\"https://h\") }}").unwrap();
+        assert_eq!(t.render(&vars()).unwrap(), "/mcp|");
+        let t = Template::parse(
+            "{{ segment_prefix(\"https://h/mcp\", \"https://h/mcp/x\") }} {{ segment_prefix(\"https://h/mc\", \"https://h/mcp\") }}",
+        )
+        .unwrap();
+        assert_eq!(t.render(&vars()).unwrap(), "true false");
     }
 
     #[test]

@@ -265,13 +265,20 @@ fn validate_request(
         }
     }
 
+    // Fault `pkce-absent-method-plain`: an absent method means `plain`.
+    let absent_means_plain = state.config.has(Fault::PkceAbsentMethodPlain)
+        && form.get("code_challenge_method").is_none();
     let policy = PkcePolicy {
-        allow_plain: state.config.has(Fault::PkcePlainAccepted),
+        allow_plain: state.config.has(Fault::PkcePlainAccepted) || absent_means_plain,
         allow_missing: state.config.has(Fault::PkceMissingChallengeAccepted),
     };
     let challenge = validate_challenge(
         form.get("code_challenge"),
-        form.get("code_challenge_method"),
+        if absent_means_plain {
+            Some("plain")
+        } else {
+            form.get("code_challenge_method")
+        },
         policy,
     )
     .map_err(|e| ("invalid_request", e.to_string()))?;

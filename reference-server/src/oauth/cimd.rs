@@ -65,9 +65,19 @@ pub async fn find_client(
         return Ok(Arc::clone(client));
     }
     let bytes = fetch(client_id).await?;
+    // The fault skips the identity check by comparing the document's
+    // client_id with itself.
+    let expected = if state.config.has(Fault::CimdClientIdUnchecked) {
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("client_id")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| client_id.to_owned())
+    } else {
+        client_id.to_owned()
+    };
     let metadata = validate_cimd_document(
         &bytes,
-        client_id,
+        &expected,
         state.config.has(Fault::DcrUnsafeRedirectAccepted),
     )?;
     let client = Arc::new(Client {
