@@ -23,4 +23,6 @@ pub mod http;
 #[cfg(feature = "runner")]
 pub mod kill_matrix;
 #[cfg(feature = "runner")]
+pub mod live_fuzz;
+#[cfg(feature = "runner")]
 pub mod report;

@@ -4,6 +4,7 @@
 //! errored (or an expected failure went stale); 2 usage, configuration or
 //! scenario-file error.
 
+mod fuzz;
 mod run;
 
 use std::collections::BTreeSet;
@@ -43,6 +44,9 @@ enum Command {
     /// Which requirement ids the checks test, which are excluded and why,
     /// and which are missing.
     Coverage(CoverageArgs),
+    /// Send malformed and hostile inputs to the auth surface of URL (or of
+    /// the embedded reference server) and check invariants.
+    Fuzz(Box<fuzz::FuzzArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +185,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Explain(args) => explain(args),
         Command::Coverage(args) => coverage(args),
+        Command::Fuzz(args) => fuzz::run(*args),
     }
 }
 

@@ -168,10 +168,11 @@ async fn run_async(args: RunArgs) -> ExitCode {
     if let Some(path) = &args.profile {
         let applied = Profile::load(path).and_then(|p| {
             if args.url.is_none()
-                && let Some(u) = &p.url {
-                    target.url = u.clone();
-                    target.embedded = false;
-                }
+                && let Some(u) = &p.url
+            {
+                target.url = u.clone();
+                target.embedded = false;
+            }
             p.apply(&mut target, &path.display().to_string())
         });
         if let Err(e) = applied {
@@ -258,13 +259,14 @@ async fn run_async(args: RunArgs) -> ExitCode {
         ExitCode::SUCCESS
     };
     if let Some(path) = &args.report_json
-        && let Err(e) = std::fs::write(path, json::render(&report)) {
-            eprintln!(
-                "error: failed to write the JSON report to {}: {e}",
-                path.display()
-            );
-            code = ExitCode::from(EXIT_USAGE);
-        }
+        && let Err(e) = std::fs::write(path, json::render(&report))
+    {
+        eprintln!(
+            "error: failed to write the JSON report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(EXIT_USAGE);
+    }
     if let Some(path) = &args.report_junit {
         let written = junit::render(&report)
             .map_err(|e| e.to_string())
