@@ -66,18 +66,37 @@ pub async fn compute(suite: &Suite, jobs: usize) -> Result<KillMatrix, String> {
         }
         rows.push(FaultRow {
             fault: fault.name().to_owned(),
-            breaks: fault.requirements().iter().map(|s| (*s).to_owned()).collect(),
+            breaks: fault
+                .requirements()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             caught_by,
             also_failing,
         });
     }
-    Ok(KillMatrix { clean_failures, checks: clean.len(), rows })
+    Ok(KillMatrix {
+        clean_failures,
+        checks: clean.len(),
+        rows,
+    })
 }
 
-async fn run_with(suite: &Suite, faults: &[String], jobs: usize) -> Result<Vec<CheckResult>, String> {
-    let server = EmbeddedServer::start(faults).await.map_err(|e| e.to_string())?;
-    let options = RunOptions { jobs, ..RunOptions::default() };
-    let ctx = RunContext::new(server.target(), options).await.map_err(|e| e.to_string())?;
+async fn run_with(
+    suite: &Suite,
+    faults: &[String],
+    jobs: usize,
+) -> Result<Vec<CheckResult>, String> {
+    let server = EmbeddedServer::start(faults)
+        .await
+        .map_err(|e| e.to_string())?;
+    let options = RunOptions {
+        jobs,
+        ..RunOptions::default()
+    };
+    let ctx = RunContext::new(server.target(), options)
+        .await
+        .map_err(|e| e.to_string())?;
     let report = engine::run(ctx, suite, std::sync::Arc::new(|_| {})).await;
     Ok(report.results)
 }
@@ -97,14 +116,39 @@ impl KillMatrix {
              - clean server: {}\n- faults caught: {caught} of {}\n",
             self.checks,
             self.rows.len(),
-            if self.clean_failures.is_empty() { "no check fails, warns or errors".to_owned() } else { format!("{} checks do not pass", self.clean_failures.len()) },
+            if self.clean_failures.is_empty() {
+                "no check fails, warns or errors".to_owned()
+            } else {
+                format!("{} checks do not pass", self.clean_failures.len())
+            },
             self.rows.len()
         );
-        let _ = writeln!(out, "| fault | breaks | caught by | other checks that fail |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| fault | breaks | caught by | other checks that fail |\n|---|---|---|---|"
+        );
         for r in &self.rows {
-            let caught = if r.caught_by.is_empty() { "**not caught**".to_owned() } else { r.caught_by.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ") };
-            let also = r.also_failing.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
-            let _ = writeln!(out, "| `{}` | {} | {caught} | {also} |", r.fault, r.breaks.join(", "));
+            let caught = if r.caught_by.is_empty() {
+                "**not caught**".to_owned()
+            } else {
+                r.caught_by
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let also = r
+                .also_failing
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {caught} | {also} |",
+                r.fault,
+                r.breaks.join(", ")
+            );
         }
         out
     }

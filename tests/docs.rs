@@ -17,20 +17,29 @@ fn check_generated(path: &str, fresh: &str) {
         return;
     }
     let committed = std::fs::read_to_string(&p).unwrap_or_default();
-    assert!(committed == fresh, "{path} is stale: rerun with MCP_CONFORM_BLESS=1 cargo test --test docs");
+    assert!(
+        committed == fresh,
+        "{path} is stale: rerun with MCP_CONFORM_BLESS=1 cargo test --test docs"
+    );
 }
 
 #[test]
 fn coverage_page_is_fresh_and_consistent() {
-    let suite = scenario::build(&scenario::embedded::sources()).expect("the built-in scenarios plan");
+    let suite =
+        scenario::build(&scenario::embedded::sources()).expect("the built-in scenarios plan");
     let cov = coverage::compute(&suite);
-    assert!(cov.problems.is_empty(), "coverage data problems:\n{}", cov.problems.join("\n"));
+    assert!(
+        cov.problems.is_empty(),
+        "coverage data problems:\n{}",
+        cov.problems.join("\n")
+    );
     check_generated("docs/coverage.md", &cov.render_markdown());
 }
 
 #[test]
 fn scenario_schema_is_fresh() {
-    let schema = serde_json::to_string_pretty(&scenario::json_schema()).expect("schema serialises") + "\n";
+    let schema =
+        serde_json::to_string_pretty(&scenario::json_schema()).expect("schema serialises") + "\n";
     check_generated("docs/scenario-schema.json", &schema);
 }
 
@@ -38,6 +47,9 @@ fn scenario_schema_is_fresh() {
 fn readme_documents_the_exit_codes() {
     let readme = std::fs::read_to_string(doc("README.md")).expect("README.md");
     for code in ["`0`", "`1`", "`2`"] {
-        assert!(readme.contains(code), "README.md does not document exit code {code}");
+        assert!(
+            readme.contains(code),
+            "README.md does not document exit code {code}"
+        );
     }
 }

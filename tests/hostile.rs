@@ -20,7 +20,10 @@ enum Misbehaviour {
 }
 
 fn response(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
     for (n, v) in headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -32,11 +35,15 @@ fn response(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
 async fn serve(listener: TcpListener, how: Misbehaviour) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
         let base = base.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 16 * 1024];
-            let Ok(n) = sock.read(&mut buf).await else { return };
+            let Ok(n) = sock.read(&mut buf).await else {
+                return;
+            };
             let head = String::from_utf8_lossy(&buf[..n]).to_string();
             let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
             let json = ("content-type", "application/json".to_owned());
@@ -57,32 +64,51 @@ async fn serve(listener: TcpListener, how: Misbehaviour) {
                 }
                 (_, p) if p.starts_with("/mcp") => response(
                     "401 Unauthorized",
-                    &[("www-authenticate", format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""))],
+                    &[(
+                        "www-authenticate",
+                        format!(
+                            "Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""
+                        ),
+                    )],
                     "",
                 ),
-                (Misbehaviour::InvalidJson, _) => response("200 OK", &[json], "{\"resource\": \"x\", oops"),
-                (Misbehaviour::RedirectLoop, p) if p.starts_with("/.well-known/oauth-protected-resource") => response(
-                    "200 OK",
-                    &[json],
-                    &format!("{{\"resource\":\"{base}/mcp\",\"authorization_servers\":[\"{base}\"]}}"),
-                ),
-                (Misbehaviour::RedirectLoop, p) if p.starts_with("/.well-known/oauth-authorization-server") => response(
-                    "200 OK",
-                    &[json],
-                    &format!(
-                        "{{\"issuer\":\"{base}\",\"authorization_endpoint\":\"{base}/authorize\",\"token_endpoint\":\"{base}/token\",\
+                (Misbehaviour::InvalidJson, _) => {
+                    response("200 OK", &[json], "{\"resource\": \"x\", oops")
+                }
+                (Misbehaviour::RedirectLoop, p)
+                    if p.starts_with("/.well-known/oauth-protected-resource") =>
+                {
+                    response(
+                        "200 OK",
+                        &[json],
+                        &format!(
+                            "{{\"resource\":\"{base}/mcp\",\"authorization_servers\":[\"{base}\"]}}"
+                        ),
+                    )
+                }
+                (Misbehaviour::RedirectLoop, p)
+                    if p.starts_with("/.well-known/oauth-authorization-server") =>
+                {
+                    response(
+                        "200 OK",
+                        &[json],
+                        &format!(
+                            "{{\"issuer\":\"{base}\",\"authorization_endpoint\":\"{base}/authorize\",\"token_endpoint\":\"{base}/token\",\
                          \"registration_endpoint\":\"{base}/register\",\"response_types_supported\":[\"code\"],\
                          \"code_challenge_methods_supported\":[\"S256\"]}}"
-                    ),
-                ),
+                        ),
+                    )
+                }
                 (Misbehaviour::RedirectLoop, p) if p.starts_with("/register") => response(
                     "201 Created",
                     &[json],
                     "{\"client_id\":\"c1\",\"redirect_uris\":[\"http://127.0.0.1:1/callback\"],\"token_endpoint_auth_method\":\"none\"}",
                 ),
-                (Misbehaviour::RedirectLoop, p) if p.starts_with("/authorize") => {
-                    response("302 Found", &[("location", format!("{base}/authorize?again=1"))], "")
-                }
+                (Misbehaviour::RedirectLoop, p) if p.starts_with("/authorize") => response(
+                    "302 Found",
+                    &[("location", format!("{base}/authorize?again=1"))],
+                    "",
+                ),
                 _ => response("404 Not Found", &[], ""),
             };
             let _ = sock.write_all(&out).await;
@@ -94,10 +120,14 @@ async fn serve(listener: TcpListener, how: Misbehaviour) {
 fn start(how: Misbehaviour) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}/mcp", listener.local_addr().unwrap())).unwrap();
+            tx.send(format!("http://{}/mcp", listener.local_addr().unwrap()))
+                .unwrap();
             serve(listener, how).await;
         });
     });
@@ -113,7 +143,8 @@ fn run_against(url: &str) -> (Option<i32>, String, Duration) {
         .args(["run", "--quiet", "--timeout", "2", url])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text, started.elapsed())
 }
 
@@ -122,7 +153,10 @@ fn assert_clean_failure(how: Misbehaviour, expect_in_output: &str) {
     let (code, text, took) = run_against(&url);
     assert_eq!(code, Some(1), "{text}");
     assert!(!text.contains("panicked"), "{text}");
-    assert!(text.contains(expect_in_output), "expected {expect_in_output:?} in:\n{text}");
+    assert!(
+        text.contains(expect_in_output),
+        "expected {expect_in_output:?} in:\n{text}"
+    );
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 

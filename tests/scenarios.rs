@@ -40,9 +40,16 @@ fn run_one(scenario: &Scenario) -> Result<(), Failed> {
         .build()
         .map_err(|e| format!("failed to build a runtime: {e}"))?;
     rt.block_on(async {
-        let server = EmbeddedServer::start(&[]).await.map_err(|e| e.to_string())?;
-        let options = RunOptions { jobs: 1, ..RunOptions::default() };
-        let ctx = RunContext::new(server.target(), options).await.map_err(|e| e.to_string())?;
+        let server = EmbeddedServer::start(&[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let options = RunOptions {
+            jobs: 1,
+            ..RunOptions::default()
+        };
+        let ctx = RunContext::new(server.target(), options)
+            .await
+            .map_err(|e| e.to_string())?;
         let results = run_scenario(&ctx, scenario).await;
         let bad: Vec<String> = results
             .iter()
@@ -51,9 +58,20 @@ fn run_one(scenario: &Scenario) -> Result<(), Failed> {
                 let failures: Vec<String> = r
                     .failures
                     .iter()
-                    .map(|f| format!("    {} at {}: expected {}, got {}", f.assertion, f.location, f.expected, f.actual))
+                    .map(|f| {
+                        format!(
+                            "    {} at {}: expected {}, got {}",
+                            f.assertion, f.location, f.expected, f.actual
+                        )
+                    })
                     .collect();
-                format!("  {} {}: {}\n{}", r.status.as_str(), r.id, r.message, failures.join("\n"))
+                format!(
+                    "  {} {}: {}\n{}",
+                    r.status.as_str(),
+                    r.id,
+                    r.message,
+                    failures.join("\n")
+                )
             })
             .collect();
         if bad.is_empty() {

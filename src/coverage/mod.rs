@@ -17,7 +17,10 @@ use crate::scenario::Suite;
 const REQUIREMENTS: &str = include_str!("requirements.toml");
 const EXCLUSIONS: &[(&str, &str)] = &[
     ("discovery.toml", include_str!("exclusions/discovery.toml")),
-    ("registration.toml", include_str!("exclusions/registration.toml")),
+    (
+        "registration.toml",
+        include_str!("exclusions/registration.toml"),
+    ),
     ("authorize.toml", include_str!("exclusions/authorize.toml")),
     ("token.toml", include_str!("exclusions/token.toml")),
     ("resource.toml", include_str!("exclusions/resource.toml")),
@@ -107,13 +110,19 @@ pub struct Counts {
 
 impl Counts {
     pub fn percent_tested(&self) -> f64 {
-        if self.total == 0 { 0.0 } else { 100.0 * self.tested as f64 / self.total as f64 }
+        if self.total == 0 {
+            0.0
+        } else {
+            100.0 * self.tested as f64 / self.total as f64
+        }
     }
 }
 
 /// The catalogue.
 pub fn requirements() -> Vec<Requirement> {
-    toml::from_str::<RequirementsFile>(REQUIREMENTS).map(|f| f.requirement).unwrap_or_default()
+    toml::from_str::<RequirementsFile>(REQUIREMENTS)
+        .map(|f| f.requirement)
+        .unwrap_or_default()
 }
 
 /// Computes coverage of `suite` against the catalogue and the exclusions.
@@ -133,7 +142,10 @@ pub fn compute(suite: &Suite) -> Coverage {
             Ok(f) => {
                 for e in f.exclusion {
                     if !known.contains(e.id.as_str()) {
-                        problems.push(format!("exclusions/{file}: `{}` is not in the catalogue", e.id));
+                        problems.push(format!(
+                            "exclusions/{file}: `{}` is not in the catalogue",
+                            e.id
+                        ));
                     }
                     if exclusions.insert(e.id.clone(), e.clone()).is_some() {
                         problems.push(format!("exclusions/{file}: `{}` is excluded twice", e.id));
@@ -148,7 +160,10 @@ pub fn compute(suite: &Suite) -> Coverage {
         for c in &s.checks {
             for r in &c.requirements {
                 if !known.contains(r.as_str()) {
-                    problems.push(format!("check `{}` ({}) cites `{r}`, which is not in the catalogue", c.id, c.location));
+                    problems.push(format!(
+                        "check `{}` ({}) cites `{r}`, which is not in the catalogue",
+                        c.id, c.location
+                    ));
                 }
                 tested.entry(r.as_str()).or_default().push(c.id.clone());
             }
@@ -159,14 +174,28 @@ pub fn compute(suite: &Suite) -> Coverage {
         .map(|r| {
             let state = match (tested.get(r.id.as_str()), exclusions.get(&r.id)) {
                 (Some(checks), Some(_)) => {
-                    problems.push(format!("`{}` is tested (by {}) and excluded: remove the exclusion", r.id, checks.join(", ")));
-                    State::Tested { checks: checks.clone() }
+                    problems.push(format!(
+                        "`{}` is tested (by {}) and excluded: remove the exclusion",
+                        r.id,
+                        checks.join(", ")
+                    ));
+                    State::Tested {
+                        checks: checks.clone(),
+                    }
                 }
-                (Some(checks), None) => State::Tested { checks: checks.clone() },
-                (None, Some(e)) => State::Excluded { kind: e.kind, reason: e.reason.clone() },
+                (Some(checks), None) => State::Tested {
+                    checks: checks.clone(),
+                },
+                (None, Some(e)) => State::Excluded {
+                    kind: e.kind,
+                    reason: e.reason.clone(),
+                },
                 (None, None) => State::Missing,
             };
-            Row { requirement: r, state }
+            Row {
+                requirement: r,
+                state,
+            }
         })
         .collect();
     Coverage { rows, problems }
@@ -205,19 +234,38 @@ impl Coverage {
     /// The plain-text table `mcp-conform coverage` prints.
     pub fn render_text(&self, detail: bool) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:<8} {:>5} {:>7} {:>9} {:>8}", "area", "ids", "tested", "excluded", "missing");
+        let _ = writeln!(
+            out,
+            "{:<8} {:>5} {:>7} {:>9} {:>8}",
+            "area", "ids", "tested", "excluded", "missing"
+        );
         for (area, rows) in self.by_area() {
             let c = Self::counts(rows.iter().copied());
-            let _ = writeln!(out, "{area:<8} {:>5} {:>7} {:>9} {:>8}", c.total, c.tested, c.excluded, c.missing);
+            let _ = writeln!(
+                out,
+                "{area:<8} {:>5} {:>7} {:>9} {:>8}",
+                c.total, c.tested, c.excluded, c.missing
+            );
         }
         let t = self.total();
-        let _ = writeln!(out, "{:<8} {:>5} {:>7} {:>9} {:>8}   {:.1}% tested", "total", t.total, t.tested, t.excluded, t.missing, t.percent_tested());
+        let _ = writeln!(
+            out,
+            "{:<8} {:>5} {:>7} {:>9} {:>8}   {:.1}% tested",
+            "total",
+            t.total,
+            t.tested,
+            t.excluded,
+            t.missing,
+            t.percent_tested()
+        );
         if detail {
             let _ = writeln!(out);
             for row in &self.rows {
                 let line = match &row.state {
                     State::Tested { checks } => format!("tested   by {}", checks.join(", ")),
-                    State::Excluded { kind, reason } => format!("excluded ({}) {reason}", kind_name(*kind)),
+                    State::Excluded { kind, reason } => {
+                        format!("excluded ({}) {reason}", kind_name(*kind))
+                    }
                     State::Missing => "MISSING".to_owned(),
                 };
                 let _ = writeln!(out, "{:<9} {line}", row.requirement.id);
@@ -238,24 +286,61 @@ impl Coverage {
             out,
             "Generated by `mcp-conform coverage --markdown` (a test fails when this file is stale).\n\n\
              {} requirement ids: **{} tested ({:.1}%)**, {} excluded with a reason, {} missing.\n",
-            t.total, t.tested, t.percent_tested(), t.excluded, t.missing
+            t.total,
+            t.tested,
+            t.percent_tested(),
+            t.excluded,
+            t.missing
         );
-        let _ = writeln!(out, "| area | ids | tested | excluded | missing |\n|---|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| area | ids | tested | excluded | missing |\n|---|---:|---:|---:|---:|"
+        );
         for (area, rows) in self.by_area() {
             let c = Self::counts(rows.iter().copied());
-            let _ = writeln!(out, "| {area} | {} | {} | {} | {} |", c.total, c.tested, c.excluded, c.missing);
+            let _ = writeln!(
+                out,
+                "| {area} | {} | {} | {} | {} |",
+                c.total, c.tested, c.excluded, c.missing
+            );
         }
-        let _ = writeln!(out, "| **total** | {} | {} | {} | {} |\n", t.total, t.tested, t.excluded, t.missing);
+        let _ = writeln!(
+            out,
+            "| **total** | {} | {} | {} | {} |\n",
+            t.total, t.tested, t.excluded, t.missing
+        );
         for (area, rows) in self.by_area() {
-            let _ = writeln!(out, "## {area}\n\n| id | level | state | checks or reason |\n|---|---|---|---|");
+            let _ = writeln!(
+                out,
+                "## {area}\n\n| id | level | state | checks or reason |\n|---|---|---|---|"
+            );
             for row in rows {
                 let (state, detail) = match &row.state {
-                    State::Tested { checks } => ("tested", checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
-                    State::Excluded { kind, reason } => ("excluded", format!("{}: {reason}", kind_name(*kind))),
+                    State::Tested { checks } => (
+                        "tested",
+                        checks
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                    State::Excluded { kind, reason } => {
+                        ("excluded", format!("{}: {reason}", kind_name(*kind)))
+                    }
                     State::Missing => ("**missing**", String::new()),
                 };
-                let level = if row.requirement.level.is_empty() { "—" } else { row.requirement.level.as_str() };
-                let _ = writeln!(out, "| {} | {} | {state} | {} |", row.requirement.id, level.replace('|', "/"), detail.replace('|', "/"));
+                let level = if row.requirement.level.is_empty() {
+                    "—"
+                } else {
+                    row.requirement.level.as_str()
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {state} | {} |",
+                    row.requirement.id,
+                    level.replace('|', "/"),
+                    detail.replace('|', "/")
+                );
             }
             let _ = writeln!(out);
         }

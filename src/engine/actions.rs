@@ -182,7 +182,11 @@ impl<'a> StepRunner<'a> {
                     .callback()
                     .map(|c| c.cimd_log.counts())
                     .unwrap_or(Value::Null);
-                Ok(Outcome { capture: counts.clone(), json: Some(counts), ..Outcome::default() })
+                Ok(Outcome {
+                    capture: counts.clone(),
+                    json: Some(counts),
+                    ..Outcome::default()
+                })
             }
         }
     }
@@ -411,9 +415,10 @@ impl<'a> StepRunner<'a> {
             cap.insert("location".into(), Value::from(loc.clone()));
             cap.insert("query".into(), query_json(loc));
             if landing.reached_redirect_uri
-                && let Some(code) = query_json(loc).get("code") {
-                    cap.insert("code".into(), code.clone());
-                }
+                && let Some(code) = query_json(loc).get("code")
+            {
+                cap.insert("code".into(), code.clone());
+            }
         }
         if s.expect_code && cap.get("code").is_none() {
             let where_ = landing
@@ -943,38 +948,76 @@ impl<'a> StepRunner<'a> {
         }
         let mut local = vars.clone();
         let mut exchanges = Vec::new();
-        let plain = StepSpec { expect_code: true, ..StepSpec::default() };
+        let plain = StepSpec {
+            expect_code: true,
+            ..StepSpec::default()
+        };
         let reg = self.register(&plain, &local).await.map_err(|mut e| {
             e.message = format!("registering a client: {}", e.message);
             e
         })?;
         exchanges.extend(reg.exchanges);
         if reg.capture.get("client_id").is_none() {
-            return Err(StepError { message: "the registration returned no client_id".into(), exchanges });
+            return Err(StepError {
+                message: "the registration returned no client_id".into(),
+                exchanges,
+            });
         }
         local.set("client", reg.capture);
-        let authz = StepSpec { user: s.user.clone(), params: s.params.clone(), ..plain.clone() };
-        let grant = self.authorize(&authz, &local, None).await.map_err(|mut e| {
-            exchanges.append(&mut e.exchanges);
-            StepError { message: format!("authorizing: {}", e.message), exchanges: exchanges.clone() }
-        })?;
+        let authz = StepSpec {
+            user: s.user.clone(),
+            params: s.params.clone(),
+            ..plain.clone()
+        };
+        let grant = self
+            .authorize(&authz, &local, None)
+            .await
+            .map_err(|mut e| {
+                exchanges.append(&mut e.exchanges);
+                StepError {
+                    message: format!("authorizing: {}", e.message),
+                    exchanges: exchanges.clone(),
+                }
+            })?;
         exchanges.extend(grant.exchanges);
         local.set("grant", grant.capture);
-        let tokens = self.token(&plain, &local, TokenGrant::Code).await.map_err(|mut e| {
-            exchanges.append(&mut e.exchanges);
-            StepError { message: format!("exchanging the code: {}", e.message), exchanges: exchanges.clone() }
-        })?;
+        let tokens = self
+            .token(&plain, &local, TokenGrant::Code)
+            .await
+            .map_err(|mut e| {
+                exchanges.append(&mut e.exchanges);
+                StepError {
+                    message: format!("exchanging the code: {}", e.message),
+                    exchanges: exchanges.clone(),
+                }
+            })?;
         exchanges.extend(tokens.exchanges);
         if tokens.capture.get("access_token").is_none() {
-            let status = tokens.response.as_ref().map(|r| r.status).unwrap_or_default();
-            return Err(StepError { message: format!("the token endpoint answered {status} without an access_token"), exchanges });
+            let status = tokens
+                .response
+                .as_ref()
+                .map(|r| r.status)
+                .unwrap_or_default();
+            return Err(StepError {
+                message: format!("the token endpoint answered {status} without an access_token"),
+                exchanges,
+            });
         }
         let mut capture = tokens.capture;
         if let Some(obj) = capture.as_object_mut() {
-            obj.insert("client_id".into(), local.get("client.client_id").unwrap_or(Value::Null));
+            obj.insert(
+                "client_id".into(),
+                local.get("client.client_id").unwrap_or(Value::Null),
+            );
             obj.insert("ready_token".into(), Value::Bool(false));
         }
-        Ok(Outcome { capture, json: tokens.json, response: tokens.response, exchanges, ..Outcome::default() })
+        Ok(Outcome {
+            capture,
+            json: tokens.json,
+            response: tokens.response,
+            exchanges,
+            ..Outcome::default()
+        })
     }
 
     async fn http(&self, s: &StepSpec, vars: &VarStore) -> Result<Outcome, StepError> {
@@ -1040,9 +1083,10 @@ impl<'a> StepRunner<'a> {
         // the first chunk, enough for the status, headers and a short error
         // body or the first event.
         let wants_stream = req.method.eq_ignore_ascii_case("GET")
-            && req.headers.iter().any(|(n, v)| {
-                n.eq_ignore_ascii_case("accept") && v.contains("text/event-stream")
-            });
+            && req
+                .headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("accept") && v.contains("text/event-stream"));
         let resp = if wants_stream {
             let first_chunk = |_: &[u8]| true;
             let outcome = self.client.send_until(&req, Some(&first_chunk)).await;

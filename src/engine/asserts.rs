@@ -73,9 +73,10 @@ fn expected_value(v: &Value, vars: &VarStore) -> Result<Value, Failure> {
 fn show(pointer: &str, v: &Value) -> String {
     let last = pointer.rsplit('/').next().unwrap_or_default();
     if SECRET_KEYS.contains(&last)
-        && let Value::String(s) = v {
-            return redact::fingerprint(s);
-        }
+        && let Value::String(s) = v
+    {
+        return redact::fingerprint(s);
+    }
     let shown = redact::redact_json(v, SECRET_KEYS).to_string();
     if shown.len() > 300 {
         format!("{}…", &shown[..shown.floor_char_boundary(300)])
@@ -264,7 +265,10 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
             if re_c.is_match(&text) == *positive {
                 return Ok(());
             }
-            let shown: String = redact::redact_url_query(&text, SECRET_KEYS).chars().take(200).collect();
+            let shown: String = redact::redact_url_query(&text, SECRET_KEYS)
+                .chars()
+                .take(200)
+                .collect();
             fail(
                 t.clone(),
                 format!("{}matching /{re}/", if *positive { "" } else { "not " }),

@@ -29,7 +29,10 @@ impl FetchLog {
         let log = self.0.lock().map(|l| l.clone()).unwrap_or_default();
         let mut out = serde_json::Map::new();
         for case in CASES {
-            out.insert((*case).to_owned(), json!(log.get(*case).copied().unwrap_or(0)));
+            out.insert(
+                (*case).to_owned(),
+                json!(log.get(*case).copied().unwrap_or(0)),
+            );
         }
         serde_json::Value::Object(out)
     }
@@ -62,7 +65,11 @@ pub struct Served {
 /// when the path is not a document of ours. Each case exercises one CIMD
 /// rule; the redirect URI in the documents is the run's `redirect_uri`.
 pub fn serve(path: &str, base: &str, redirect_uri: &str, log: &FetchLog) -> Option<Served> {
-    let case = path.strip_prefix("/cimd/")?.split('?').next()?.strip_suffix(".json")?;
+    let case = path
+        .strip_prefix("/cimd/")?
+        .split('?')
+        .next()?
+        .strip_suffix(".json")?;
     if !CASES.contains(&case) {
         return None;
     }
@@ -101,13 +108,29 @@ pub fn serve(path: &str, base: &str, redirect_uri: &str, log: &FetchLog) -> Opti
         "mismatch" => json_ok(doc(&format!("{base}/cimd/other.json"))),
         "missing-redirect-uris" => drop_member("redirect_uris"),
         "missing-client-name" => drop_member("client_name"),
-        "not-json" => Served { status: "200 OK", headers: vec![("content-type", "application/json".into())], body: "this is not JSON".into() },
+        "not-json" => Served {
+            status: "200 OK",
+            headers: vec![("content-type", "application/json".into())],
+            body: "this is not JSON".into(),
+        },
         // Only a 200 counts; redirects must not be followed (CIMD §4): the
         // target would serve a valid document for the redirecting URL.
-        "redirect" => Served { status: "302 Found", headers: vec![("location", format!("{base}/cimd/redirect-target.json"))], body: String::new() },
+        "redirect" => Served {
+            status: "302 Found",
+            headers: vec![("location", format!("{base}/cimd/redirect-target.json"))],
+            body: String::new(),
+        },
         "redirect-target" => json_ok(doc(&format!("{base}/cimd/redirect.json"))),
-        "not-found" => Served { status: "404 Not Found", headers: vec![], body: String::new() },
-        "server-error" => Served { status: "500 Internal Server Error", headers: vec![], body: String::new() },
+        "not-found" => Served {
+            status: "404 Not Found",
+            headers: vec![],
+            body: String::new(),
+        },
+        "server-error" => Served {
+            status: "500 Internal Server Error",
+            headers: vec![],
+            body: String::new(),
+        },
         "secret-auth" => {
             let mut d = doc(&url);
             d["token_endpoint_auth_method"] = json!("client_secret_basic");
@@ -129,7 +152,13 @@ mod tests {
     #[test]
     fn serves_known_cases_and_logs_fetches() {
         let log = FetchLog::default();
-        let s = serve("/cimd/ok.json", "http://127.0.0.1:1", "http://127.0.0.1:1/callback", &log).unwrap();
+        let s = serve(
+            "/cimd/ok.json",
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:1/callback",
+            &log,
+        )
+        .unwrap();
         assert_eq!(s.status, "200 OK");
         assert!(s.body.contains("http://127.0.0.1:1/cimd/ok.json"));
         assert!(serve("/cimd/nope.json", "b", "r", &log).is_none());

@@ -166,12 +166,13 @@ pub async fn discover(ctx: &RunContext, client: &Client) -> Result<Discovery, St
         ("revocation_endpoint", &as_meta.revocation_endpoint),
     ] {
         if let Some(v) = value
-            && !same_origin_allowed(v, &declared, &ctx.target.allowed_origins) {
-                return Err(format!(
-                    "{name} {v} is on an origin that neither the target nor its issuer declared; \
+            && !same_origin_allowed(v, &declared, &ctx.target.allowed_origins)
+        {
+            return Err(format!(
+                "{name} {v} is on an origin that neither the target nor its issuer declared; \
                      add it with --allow-origin to follow it"
-                ));
-            }
+            ));
+        }
     }
     if as_meta.authorization_endpoint.is_none() || as_meta.token_endpoint.is_none() {
         return Err(format!(

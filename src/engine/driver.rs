@@ -80,7 +80,11 @@ impl CallbackServer {
                     let base = format!("http://127.0.0.1:{port}");
                     let redirect_uri = format!("{base}/callback");
                     if let Some(doc) = super::cimd_host::serve(target, &base, &redirect_uri, &log) {
-                        let mut resp = format!("HTTP/1.1 {}\r\ncontent-length: {}\r\nconnection: close\r\n", doc.status, doc.body.len());
+                        let mut resp = format!(
+                            "HTTP/1.1 {}\r\ncontent-length: {}\r\nconnection: close\r\n",
+                            doc.status,
+                            doc.body.len()
+                        );
                         for (n, v) in &doc.headers {
                             resp.push_str(&format!("{n}: {v}\r\n"));
                         }

@@ -457,12 +457,12 @@ fn holds(c: &Condition, vars: &VarStore) -> bool {
         ConditionTest::Equals(x) => {
             value.as_ref().map(value_to_text).as_deref() == Some(text(x).as_str())
         }
-        ConditionTest::Matches(re) => value.as_ref().is_some_and(|v| {
-            regex::Regex::new(re).is_ok_and(|re| re.is_match(&value_to_text(v)))
-        }),
-        ConditionTest::NotMatches(re) => !value.as_ref().is_some_and(|v| {
-            regex::Regex::new(re).is_ok_and(|re| re.is_match(&value_to_text(v)))
-        }),
+        ConditionTest::Matches(re) => value
+            .as_ref()
+            .is_some_and(|v| regex::Regex::new(re).is_ok_and(|re| re.is_match(&value_to_text(v)))),
+        ConditionTest::NotMatches(re) => !value
+            .as_ref()
+            .is_some_and(|v| regex::Regex::new(re).is_ok_and(|re| re.is_match(&value_to_text(v)))),
     }
 }
 

@@ -94,9 +94,10 @@ impl Progress {
 
     pub fn finish(&self) {
         if let Ok(guard) = self.bar.lock()
-            && let Some(bar) = guard.as_ref() {
-                bar.finish_and_clear();
-            }
+            && let Some(bar) = guard.as_ref()
+        {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -747,25 +747,28 @@ fn expand_steps(
         );
         reference(b, &s.session, "session", &[Action::McpInitialize], captures);
         if let Some(ca) = &s.client_auth
-            && !CLIENT_AUTH.contains(&ca.as_str()) {
-                b.error(
-                    &loc,
-                    format!(
-                        "`client_auth = \"{ca}\"`: expected one of {}",
-                        CLIENT_AUTH.join(", ")
-                    ),
-                );
-            }
+            && !CLIENT_AUTH.contains(&ca.as_str())
+        {
+            b.error(
+                &loc,
+                format!(
+                    "`client_auth = \"{ca}\"`: expected one of {}",
+                    CLIENT_AUTH.join(", ")
+                ),
+            );
+        }
         if let Some(m) = &s.auth_method
-            && !AUTH_METHODS.contains(&m.as_str()) && !m.contains("{{") {
-                b.error(
-                    &loc,
-                    format!(
-                        "`auth_method = \"{m}\"`: expected one of {}",
-                        AUTH_METHODS.join(", ")
-                    ),
-                );
-            }
+            && !AUTH_METHODS.contains(&m.as_str())
+            && !m.contains("{{")
+        {
+            b.error(
+                &loc,
+                format!(
+                    "`auth_method = \"{m}\"`: expected one of {}",
+                    AUTH_METHODS.join(", ")
+                ),
+            );
+        }
         let bodies = [s.form.is_some(), s.json.is_some(), s.body.is_some()]
             .iter()
             .filter(|x| **x)
@@ -784,9 +787,10 @@ fn expand_steps(
             _ => {}
         }
         if let Some(n) = s.concurrent
-            && !(2..=256).contains(&n) {
-                b.error(&loc, "`concurrent` must be between 2 and 256");
-            }
+            && !(2..=256).contains(&n)
+        {
+            b.error(&loc, "`concurrent` must be between 2 and 256");
+        }
         let own = s.capture.as_deref();
         let mut expects = Vec::new();
         for raw_e in &s.expect {

@@ -502,7 +502,8 @@ mod tests {
     fn default_path_and_segment_prefix() {
         let t = Template::parse("{{ default(nope.x, a.b) }}|{{ default(a.b, nope) }}").unwrap();
         assert_eq!(t.render(&vars()).unwrap(), "x|x");
-        let t = Template::parse("{{ path(\"https://h/mcp/\") }}|{{ path(\"https://h\") }}").unwrap();
+        let t =
+            Template::parse("{{ path(\"https://h/mcp/\") }}|{{ path(\"https://h\") }}").unwrap();
         assert_eq!(t.render(&vars()).unwrap(), "/mcp|");
         let t = Template::parse(
             "{{ segment_prefix(\"https://h/mcp\", \"https://h/mcp/x\") }} {{ segment_prefix(\"https://h/mc\", \"https://h/mcp\") }}",
