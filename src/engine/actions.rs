@@ -175,7 +175,7 @@ impl<'a> StepRunner<'a> {
             Action::Mcp => self.mcp(s, vars).await,
             Action::AdvanceClock => self.advance_clock(s).await,
             Action::Http => self.http(s, vars).await,
-            Action::ObtainToken => self.obtain_token(s, vars).await,
+            Action::ObtainToken => self.obtain_token(s, vars, step.capture.as_deref()).await,
             Action::CimdFetches => {
                 let counts = self
                     .ctx
@@ -939,7 +939,12 @@ impl<'a> StepRunner<'a> {
     /// A token for the target: the ready one (when no other user is asked
     /// for), else the whole flow with a fresh registration. `params` are
     /// authorization-request overrides (e.g. a `scope`).
-    async fn obtain_token(&self, s: &StepSpec, vars: &VarStore) -> Result<Outcome, StepError> {
+    async fn obtain_token(
+        &self,
+        s: &StepSpec,
+        vars: &VarStore,
+        own_capture: Option<&str>,
+    ) -> Result<Outcome, StepError> {
         if let (Some(token), None) = (&self.ctx.target.token, &s.user) {
             return Ok(Outcome {
                 capture: json!({"access_token": token, "ready_token": true}),
@@ -1010,6 +1015,12 @@ impl<'a> StepRunner<'a> {
                 local.get("client.client_id").unwrap_or(Value::Null),
             );
             obj.insert("ready_token".into(), Value::Bool(false));
+            // The client is public and has no capture of its own: this
+            // step's capture stands for it in later token requests.
+            obj.insert("auth_method".into(), Value::from("none"));
+            if let Some(own) = own_capture {
+                obj.insert("client".into(), Value::from(own));
+            }
         }
         Ok(Outcome {
             capture,

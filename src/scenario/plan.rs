@@ -738,11 +738,28 @@ fn expand_steps(
             }
         };
         reference(b, &s.client, "client", &[Action::Register], captures);
+        // Without `client`, authorize uses the capture named "client", unless
+        // `params.client_id` names a client of its own (a metadata document).
+        if s.action == Action::Authorize
+            && s.client.is_none()
+            && !s.params.as_ref().is_some_and(|p| p.contains_key("client_id"))
+            && !captures.contains_key("client")
+        {
+            b.error(
+                &loc,
+                "`authorize` needs a client: an earlier `register` with `as = \"client\"`, `client = \"...\"`, or `params.client_id`",
+            );
+        }
         reference(
             b,
             &s.grant,
             "grant",
-            &[Action::Authorize, Action::ExchangeCode, Action::Refresh],
+            &[
+                Action::Authorize,
+                Action::ExchangeCode,
+                Action::Refresh,
+                Action::ObtainToken,
+            ],
             captures,
         );
         reference(b, &s.session, "session", &[Action::McpInitialize], captures);
