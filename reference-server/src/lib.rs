@@ -18,6 +18,8 @@
 
 pub mod config;
 pub mod rules;
+// Fuzz entry points over `rules`; I/O-free, so not behind `server` (see fuzz/).
+pub mod fuzzing;
 
 #[cfg(feature = "server")]
 pub mod clock;

@@ -9,8 +9,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use rand_core::{OsRng, RngCore};
+use sha2::{Digest as _, Sha256};
 
 use crate::config::Fault;
 use crate::server::{AppState, Shared};
@@ -83,19 +84,32 @@ pub fn new_claims(
     }
 }
 
+/// Why an access token could not be minted.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("failed to encode the claims: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("the ES256 signing operation failed")]
+    Crypto,
+}
+
 /// Signs `claims` with the AS key (ES256, header `kid`, `typ` per RFC 9068).
-pub fn sign(state: &Shared, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(state.keys.kid.clone());
-    header.typ = Some("at+jwt".to_owned());
-    jsonwebtoken::encode(&header, claims, state.keys.encoding_key())
+pub fn sign(state: &Shared, claims: &AccessClaims) -> Result<String, SignError> {
+    let payload = serde_json::to_vec(claims)?;
+    state.keys.sign_jws(&payload).map_err(|_| SignError::Crypto)
 }
 
 /// Decodes `token` and checks its signature with the AS key, nothing else.
-/// Revocation uses it too (an expired token may still be revoked).
+/// Revocation uses it too (an expired token may still be revoked). A token
+/// that verified before is answered from the keys' memo (see
+/// [`crate::keys::SigningKeys::remember_verified`]).
 pub fn decode_signed(state: &Shared, token: &str) -> Result<AccessClaims, TokenRejection> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenRejection::Malformed);
+    }
+    let token_hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(claims) = state.keys.verified(&token_hash) {
+        return Ok(claims);
     }
     let mut validation = Validation::new(Algorithm::ES256);
     // Time, audience and issuer are checked by hand below: expiry must
@@ -105,7 +119,10 @@ pub fn decode_signed(state: &Shared, token: &str) -> Result<AccessClaims, TokenR
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     match jsonwebtoken::decode::<AccessClaims>(token, state.keys.decoding_key(), &validation) {
-        Ok(data) => Ok(data.claims),
+        Ok(data) => {
+            state.keys.remember_verified(token_hash, &data.claims);
+            Ok(data.claims)
+        }
         Err(e) => Err(match e.kind() {
             ErrorKind::InvalidSignature
             | ErrorKind::InvalidAlgorithm

@@ -76,11 +76,16 @@ pub fn validate_client_id_url(raw: &str, policy: CimdPolicy) -> Result<Url, Cimd
     if !url.username().is_empty() || url.password().is_some() {
         return Err(CimdUrlError::Userinfo);
     }
-    // The parser removes dot segments, so look at the raw path.
+    // The parser removes dot segments, so look at the raw path: what lies
+    // between the authority and the query. The query is cut off first (a
+    // `/` inside it is not a path), and `\` separates segments like `/` in
+    // an https URL (WHATWG URL), so `\..\` is a dot segment too.
     let after_scheme = raw.split_once("://").map_or("", |(_, rest)| rest);
-    let raw_path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
-    let raw_path = raw_path.split('?').next().unwrap_or("");
-    if raw_path.split('/').any(|seg| {
+    let before_query = after_scheme.split('?').next().unwrap_or("");
+    let raw_path = before_query
+        .find(['/', '\\'])
+        .map_or("", |i| &before_query[i..]);
+    if raw_path.split(['/', '\\']).any(|seg| {
         let seg = seg.to_ascii_lowercase();
         matches!(
             seg.as_str(),
@@ -182,6 +187,8 @@ mod tests {
             ("https://169.254.169.254/x.json", InternalAddress),
             ("https://10.0.0.1/x.json", InternalAddress),
             ("not a url", IllegalCharacters),
+            ("https://client.example/a\\..\\x.json", DotSegment),
+            ("https://client.example\\.\\x.json", DotSegment),
         ] {
             assert_eq!(validate_client_id_url(url, STRICT), Err(want), "{url}");
         }
@@ -190,6 +197,20 @@ mod tests {
         };
         assert!(validate_client_id_url("http://127.0.0.1:8080/cimd/ok.json", tests).is_ok());
         assert!(validate_client_id_url("http://10.0.0.1/cimd/ok.json", tests).is_err());
+    }
+
+    /// Found by the `server_cimd` fuzz target: a `/` in the query was taken
+    /// for the path, so a URL without a path passed.
+    #[test]
+    fn regression_cimd_slash_in_query_is_not_a_path() {
+        for url in ["https://http.0.s:?//ce", "https://client.example?/x.json"] {
+            assert_eq!(
+                validate_client_id_url(url, STRICT),
+                Err(CimdUrlError::NoPath),
+                "{url}"
+            );
+        }
+        assert!(validate_client_id_url("https://client.example/x.json?a=/b", STRICT).is_ok());
     }
 
     #[test]
