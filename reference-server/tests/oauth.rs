@@ -1905,3 +1905,22 @@ async fn cimd_malformed_urls_are_never_fetched() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(host.hits("/cimd/ok.json"), 0);
 }
+
+#[tokio::test]
+async fn fault_cimd_client_id_unchecked() {
+    let host = doc_host().await;
+    let e = env(Config {
+        faults: [Fault::CimdClientIdUnchecked].into_iter().collect(),
+        ..cimd_config()
+    })
+    .await;
+    let client = TestClient {
+        id: format!("{}/cimd/mismatch.json", host.base),
+        secret: None,
+    };
+    let p = pkce();
+    // The document names another URL, yet the request is accepted.
+    let resp = e.authorize_with(&client, &p, &[]).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert!(location(&resp).is_some());
+}
