@@ -119,18 +119,17 @@ const TRANSCRIPT_BODY_CHARS: usize = 4096;
 fn record_body(content_type: Option<&str>, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let ct = content_type.unwrap_or_default().to_ascii_lowercase();
-    let redacted = if ct.contains("json") {
-        match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(v) => redact::redact_json(&v, redact::SECRET_KEYS).to_string(),
-            Err(_) => text.into_owned(),
-        }
-    } else if ct.contains("x-www-form-urlencoded") {
+    // The media type picks the precise redaction; whatever it says, the
+    // text is then also searched for secret-shaped fields, since a server
+    // under test may send a token as text/plain (or truncated JSON).
+    let redacted = if ct.contains("x-www-form-urlencoded") {
         redact::redact_form_body(&text, redact::SECRET_KEYS)
     } else if ct.contains("event-stream") {
         redact_sse(&text)
     } else {
         text.into_owned()
     };
+    let redacted = redact::redact_text(&redacted, redact::SECRET_KEYS);
     if redacted.chars().count() > TRANSCRIPT_BODY_CHARS {
         let cut: String = redacted.chars().take(TRANSCRIPT_BODY_CHARS).collect();
         format!("{cut}… ({} bytes in all)", body.len())
@@ -248,8 +247,12 @@ impl Client {
     ) -> Result<Response, HttpError> {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("bad method {:?}", req.method)))?;
-        let url = reqwest::Url::parse(&req.url)
-            .map_err(|e| HttpError::InvalidRequest(format!("bad URL {:?}: {e}", req.url)))?;
+        let url = reqwest::Url::parse(&req.url).map_err(|e| {
+            HttpError::InvalidRequest(format!(
+                "bad URL {:?}: {e}",
+                redact::redact_url_query(&req.url, redact::SECRET_KEYS)
+            ))
+        })?;
         let mut builder = self.inner.request(method, url);
         for (name, value) in &req.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
@@ -264,18 +267,21 @@ impl Client {
         let timeout = self.limits.exchange_timeout;
         let max = self.limits.max_body_bytes;
         let started = Instant::now();
-        let url = req.url.clone();
+        // Errors name the URL with secrets in its query redacted (a token in
+        // the query is itself a negative test), and reqwest's own message
+        // is taken without its copy of the URL.
+        let url = redact::redact_url_query(&req.url, redact::SECRET_KEYS);
         let work = async {
             let resp = builder.send().await.map_err(|e| {
                 if e.is_connect() {
                     HttpError::Connect {
                         url: url.clone(),
-                        reason: error_chain(&e),
+                        reason: error_chain(&e.without_url()),
                     }
                 } else {
                     HttpError::Transport {
                         url: url.clone(),
-                        reason: error_chain(&e),
+                        reason: error_chain(&e.without_url()),
                     }
                 }
             })?;
@@ -295,7 +301,7 @@ impl Client {
             let mut resp = resp;
             while let Some(chunk) = resp.chunk().await.map_err(|e| HttpError::Transport {
                 url: url.clone(),
-                reason: error_chain(&e),
+                reason: error_chain(&e.without_url()),
             })? {
                 let room = max.saturating_sub(body.len());
                 if chunk.len() > room {
@@ -319,7 +325,7 @@ impl Client {
         match tokio::time::timeout(timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(HttpError::Timeout {
-                url: req.url.clone(),
+                url: redact::redact_url_query(&req.url, redact::SECRET_KEYS),
                 timeout,
             }),
         }

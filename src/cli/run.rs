@@ -149,9 +149,24 @@ async fn run_async(args: RunArgs) -> ExitCode {
         None => None,
     };
 
+    // The profile first: its `url` decides whether the embedded server runs.
+    let profile = match &args.profile {
+        Some(path) => match Profile::load(path) {
+            Ok(p) => Some((p, path.display().to_string())),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    let url = args
+        .url
+        .clone()
+        .or_else(|| profile.as_ref().and_then(|(p, _)| p.url.clone()));
+    if url.is_some() && !args.faults.is_empty() {
+        return usage("--fault applies only to the embedded reference server (run without a URL)");
+    }
     // The target: a given URL, or the embedded reference server.
     let mut embedded = None;
-    let mut target = match &args.url {
+    let mut target = match &url {
         Some(url) => Target::new(url.clone()),
         None => match EmbeddedServer::start(&args.faults).await {
             Ok(server) => {
@@ -162,22 +177,10 @@ async fn run_async(args: RunArgs) -> ExitCode {
             Err(e) => return usage(e),
         },
     };
-    if args.url.is_some() && !args.faults.is_empty() {
-        return usage("--fault applies only to the embedded reference server (run without a URL)");
-    }
-    if let Some(path) = &args.profile {
-        let applied = Profile::load(path).and_then(|p| {
-            if args.url.is_none()
-                && let Some(u) = &p.url
-            {
-                target.url = u.clone();
-                target.embedded = false;
-            }
-            p.apply(&mut target, &path.display().to_string())
-        });
-        if let Err(e) = applied {
-            return usage(e);
-        }
+    if let Some((p, shown)) = &profile
+        && let Err(e) = p.apply(&mut target, shown)
+    {
+        return usage(e);
     }
     if let Some(d) = &args.driver {
         let timeout = Duration::from_secs(300);

@@ -112,6 +112,67 @@ fn is_secret_key(name: &str, keys: &[&str]) -> bool {
     keys.iter().any(|k| k.eq_ignore_ascii_case(name))
 }
 
+/// Redacts secrets in a body of any (or no, or a wrong) media type: JSON
+/// members and form fields named like secrets, and — for text that is
+/// neither, such as an HTML page or truncated JSON — anything shaped like
+/// `"access_token": "..."` or `access_token=...`. Servers under test are
+/// exactly the ones that may send a token as `text/plain`, so redaction
+/// cannot trust the `Content-Type`.
+pub fn redact_text(text: &str, secret_keys: &[&str]) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return redact_json(&v, secret_keys).to_string();
+    }
+    static DEFAULT: std::sync::LazyLock<Option<(regex::Regex, regex::Regex)>> =
+        std::sync::LazyLock::new(|| text_patterns(SECRET_KEYS));
+    let custom;
+    let patterns = if secret_keys == SECRET_KEYS {
+        DEFAULT.as_ref()
+    } else {
+        custom = text_patterns(secret_keys);
+        custom.as_ref()
+    };
+    let Some((json_like, form_like)) = patterns else {
+        return text.to_owned();
+    };
+    // A value that is already a fingerprint stays as it is.
+    let out = json_like.replace_all(text, |c: &regex::Captures<'_>| {
+        if c[2].starts_with('‹') {
+            return c[0].to_owned();
+        }
+        format!("{}{}{}", &c[1], fingerprint(&c[2]), &c[3])
+    });
+    form_like
+        .replace_all(&out, |c: &regex::Captures<'_>| {
+            if c[3].starts_with('‹') {
+                return c[0].to_owned();
+            }
+            format!(
+                "{}{}{}",
+                &c[1],
+                &c[2],
+                fingerprint(&decode_component(&c[3]))
+            )
+        })
+        .into_owned()
+}
+
+/// JSON-ish members (`"key": "value"`), then form or query fields
+/// (`key=value`), for the given secret names.
+fn text_patterns(secret_keys: &[&str]) -> Option<(regex::Regex, regex::Regex)> {
+    let names = secret_keys
+        .iter()
+        .map(|k| regex::escape(k))
+        .collect::<Vec<_>>()
+        .join("|");
+    let json_like = regex::Regex::new(&format!(
+        r#"(?i)("(?:{names})"\s*:\s*")([^"\\]*(?:\\.[^"\\]*)*)(")"#
+    ))
+    .ok()?;
+    let form_like =
+        regex::Regex::new(&format!(r"(?i)(^|[?&\s;,])((?:{names})=)([^&\s;,]+)")).ok()?;
+    Some((json_like, form_like))
+}
+
 /// Redacts the values of `secret_keys` in an `application/x-www-form-urlencoded`
 /// body. Everything else is kept byte for byte (no re-encoding), so the
 /// transcript shows exactly what was sent, including malformed input from
@@ -229,6 +290,42 @@ fn redact_cookie_pair(pair: &str) -> String {
         Some((name, v)) => format!("{name}={}", fingerprint(v)),
         None if pair.is_empty() => String::new(),
         None => fingerprint(pair),
+    }
+}
+
+#[cfg(test)]
+mod redact_text_tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secrets_whatever_the_media_type() {
+        let json = redact_text(
+            r#"{"access_token":"tok123","token_type":"Bearer"}"#,
+            SECRET_KEYS,
+        );
+        assert!(
+            !json.contains("tok123") && json.contains("Bearer"),
+            "{json}"
+        );
+        let truncated = redact_text(
+            r#"{"access_token": "tok123", "refresh_token": "rt45"#,
+            SECRET_KEYS,
+        );
+        assert!(!truncated.contains("tok123"), "{truncated}");
+        let form = redact_text(
+            "grant_type=refresh_token&refresh_token=rt45&x=1",
+            SECRET_KEYS,
+        );
+        assert!(
+            !form.contains("rt45") && form.contains("grant_type=refresh_token"),
+            "{form}"
+        );
+        let html = redact_text("<p>your code=abc123 expires</p>", SECRET_KEYS);
+        assert!(!html.contains("abc123"), "{html}");
+        assert_eq!(
+            redact_text("nothing secret here", SECRET_KEYS),
+            "nothing secret here"
+        );
     }
 }
 

@@ -198,10 +198,7 @@ impl<'a> StepRunner<'a> {
     ) -> Result<Response, StepError> {
         let outcome = self.client.send(req).await;
         exchanges.push(Exchange::record(req, &outcome));
-        outcome.map_err(|e: HttpError| StepError {
-            message: e.to_string(),
-            exchanges: exchanges.clone(),
-        })
+        rate_limited(outcome, exchanges)
     }
 
     /// Sends `copies` identical requests at once.
@@ -419,6 +416,27 @@ impl<'a> StepRunner<'a> {
             {
                 cap.insert("code".into(), code.clone());
             }
+        }
+        // A page that is neither an error nor a redirect is a login or
+        // consent page (requirements §4, class b): the follow driver cannot
+        // get past it, and nothing can be judged from it either way.
+        if !landing.reached_redirect_uri
+            && landing.location.is_none()
+            && (200..300).contains(&landing.status)
+        {
+            return Err(StepError {
+                message: format!(
+                    "the authorization endpoint answered {} with a page (a login or consent page?) \
+                     that the {} driver cannot get past; use --driver browser or --driver command",
+                    landing.status,
+                    match self.ctx.target.driver {
+                        super::target::Driver::Follow => "follow",
+                        super::target::Driver::Browser { .. } => "browser",
+                        super::target::Driver::Command { .. } => "command",
+                    }
+                ),
+                exchanges: landing.exchanges,
+            });
         }
         if s.expect_code && cap.get("code").is_none() {
             let where_ = landing
@@ -785,10 +803,7 @@ impl<'a> StepRunner<'a> {
         };
         let outcome = self.client.send_until(req, Some(&done)).await;
         exchanges.push(Exchange::record(req, &outcome));
-        outcome.map_err(|e| StepError {
-            message: e.to_string(),
-            exchanges: exchanges.clone(),
-        })
+        rate_limited(outcome, exchanges)
     }
 
     async fn mcp(&self, s: &StepSpec, vars: &VarStore) -> Result<Outcome, StepError> {
@@ -1123,6 +1138,31 @@ impl<'a> StepRunner<'a> {
 enum TokenGrant {
     Code,
     Refresh,
+}
+
+/// A transport error, or a 429 (requirements §9.6: limits on registrations
+/// and token requests are legal), stops the step: neither tells anything
+/// about the rule a check is after, so its checks end as `error`.
+fn rate_limited(
+    outcome: Result<Response, HttpError>,
+    exchanges: &[Exchange],
+) -> Result<Response, StepError> {
+    match outcome {
+        Ok(resp) if resp.status == 429 => Err(StepError {
+            message: format!(
+                "the target is rate limiting (429{}); rerun later or with fewer checks",
+                resp.header("retry-after")
+                    .map(|r| format!(", retry after {r}"))
+                    .unwrap_or_default()
+            ),
+            exchanges: exchanges.to_vec(),
+        }),
+        Ok(resp) => Ok(resp),
+        Err(e) => Err(StepError {
+            message: e.to_string(),
+            exchanges: exchanges.to_vec(),
+        }),
+    }
 }
 
 /// The JSON-RPC response with `id` in a JSON or SSE body.

@@ -18,24 +18,40 @@ use super::results::AssertFailure;
 use super::vars::VarStore;
 
 /// Evaluates one `expect` block; returns the failures (empty: all passed).
-pub fn evaluate(expect: &Expect, outcome: &Outcome, vars: &VarStore) -> Vec<AssertFailure> {
+pub fn evaluate(expect: &Expect, outcome: &Outcome, vars: &VarStore) -> Evaluation {
     // The step's own capture is readable by its asserts.
-    expect
-        .asserts
-        .iter()
-        .filter_map(|a| {
-            check(a, outcome, vars)
-                .err()
-                .map(|(assertion, expected, actual)| AssertFailure {
-                    assertion,
-                    expected,
-                    actual,
-                    location: expect.location.clone(),
-                    because: expect.because.clone(),
-                })
-        })
-        .collect()
+    let mut out = Evaluation::default();
+    for a in &expect.asserts {
+        let Err((assertion, expected, actual)) = check(a, outcome, vars) else {
+            continue;
+        };
+        if expected == CANNOT_EVALUATE {
+            out.inconclusive.push(format!("{assertion}: {actual}"));
+            continue;
+        }
+        out.failures.push(AssertFailure {
+            assertion,
+            expected,
+            actual,
+            location: expect.location.clone(),
+            because: expect.because.clone(),
+        });
+    }
+    out
 }
+
+/// What one `expect` block found.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub failures: Vec<AssertFailure>,
+    /// Assertions that could not be judged (a template read a value no
+    /// earlier step produced): the check then ends as `error`, never as a
+    /// `fail` charged to the server.
+    pub inconclusive: Vec<String>,
+}
+
+/// The `expected` of a failure that is really "could not evaluate".
+const CANNOT_EVALUATE: &str = "\u{0}cannot evaluate";
 
 type Failure = (String, String, String);
 
@@ -49,7 +65,13 @@ fn render(t: &str, vars: &VarStore) -> Result<String, Failure> {
             )
         })?
         .render(vars)
-        .map_err(|e| (format!("template {t:?}"), "a value".into(), e.to_string()))
+        .map_err(|e| {
+            (
+                format!("template {t:?}"),
+                CANNOT_EVALUATE.into(),
+                e.to_string(),
+            )
+        })
 }
 
 /// Renders a TOML-given expected JSON value: strings are templates.
@@ -64,7 +86,13 @@ fn expected_value(v: &Value, vars: &VarStore) -> Result<Value, Failure> {
                 )
             })?
             .render_value(vars)
-            .map_err(|e| (format!("template {s:?}"), "a value".into(), e.to_string())),
+            .map_err(|e| {
+                (
+                    format!("template {s:?}"),
+                    CANNOT_EVALUATE.into(),
+                    e.to_string(),
+                )
+            }),
         other => Ok(other.clone()),
     }
 }
@@ -106,6 +134,17 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
     let json = outcome.json.as_ref();
     let at = |p: &str| json.and_then(|j| j.pointer(p));
     let fail = |what: String, expected: String, actual: String| Err((what, expected, actual));
+    // An assertion about the response is never true of a step that had no
+    // single response (a concurrent step, a ready token, the clock): a
+    // negative one ("no redirect", "header absent") would otherwise pass
+    // vacuously.
+    if resp.is_none() && reads_response(a) {
+        return fail(
+            describe_kind(a),
+            "a response to judge".into(),
+            "the step produced no single response".into(),
+        );
+    }
     match a {
         Assert::Status(want) => {
             if status == Some(*want) {
@@ -228,14 +267,7 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
         Assert::JsonObject => match json {
             Some(Value::Object(_)) => Ok(()),
             _ => {
-                let body = resp
-                    .map(|r| {
-                        String::from_utf8_lossy(&r.body)
-                            .chars()
-                            .take(120)
-                            .collect::<String>()
-                    })
-                    .unwrap_or_default();
+                let body = resp.map(|r| excerpt(&r.body, 120)).unwrap_or_default();
                 fail("body".into(), "a JSON object".into(), format!("{body:?}"))
             }
         },
@@ -250,7 +282,7 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
             if re_c.is_match(&body) == positive {
                 return Ok(());
             }
-            let shown: String = body.chars().take(160).collect();
+            let shown = excerpt(body.as_bytes(), 160);
             fail(
                 "body".into(),
                 format!("{}matching /{re}/", if positive { "" } else { "not " }),
@@ -265,10 +297,7 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
             if re_c.is_match(&text) == *positive {
                 return Ok(());
             }
-            let shown: String = redact::redact_url_query(&text, SECRET_KEYS)
-                .chars()
-                .take(200)
-                .collect();
+            let shown = excerpt(redact::redact_url_query(&text, SECRET_KEYS).as_bytes(), 200);
             fail(
                 t.clone(),
                 format!("{}matching /{re}/", if *positive { "" } else { "not " }),
@@ -299,7 +328,7 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
                 .as_deref()
                 .is_some_and(|l| match matches!(a, Assert::RedirectTo(_)) {
                     true => super::driver::is_redirect_uri(l, &target),
-                    false => l.starts_with(&target),
+                    false => redirects_under(l, &target),
                 });
             let shown = loc
                 .map(|l| redact::redact_url_query(&l, SECRET_KEYS))
@@ -418,6 +447,58 @@ fn check(a: &Assert, outcome: &Outcome, vars: &VarStore) -> Result<(), Failure> 
             )
         }
     }
+}
+
+/// Whether `location` points at or below `prefix`: same scheme, host and
+/// effective port (compared as URLs, so case and a default port do not hide
+/// it), and a path under the prefix's path.
+fn redirects_under(location: &str, prefix: &str) -> bool {
+    match (url::Url::parse(location), url::Url::parse(prefix)) {
+        (Ok(l), Ok(p)) => {
+            l.scheme() == p.scheme()
+                && l.host_str() == p.host_str()
+                && l.port_or_known_default() == p.port_or_known_default()
+                && l.path().starts_with(p.path().trim_end_matches('/'))
+        }
+        _ => location
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase()),
+    }
+}
+
+/// A body excerpt for a message, secrets redacted whatever the media type.
+fn excerpt(body: &[u8], chars: usize) -> String {
+    let text = redact::redact_text(&String::from_utf8_lossy(body), SECRET_KEYS);
+    text.chars().take(chars).collect()
+}
+
+/// Whether the assertion judges the HTTP response (rather than captured
+/// values or the statuses of a concurrent step).
+fn reads_response(a: &Assert) -> bool {
+    !matches!(
+        a,
+        Assert::Json(..)
+            | Assert::JsonIn(..)
+            | Assert::JsonPresent(_)
+            | Assert::JsonType(..)
+            | Assert::JsonContains(..)
+            | Assert::JwtClaim { .. }
+            | Assert::Equal(_)
+            | Assert::Distinct(_)
+            | Assert::CountStatus { .. }
+            | Assert::ValueMatches(..)
+            | Assert::RpcResult
+            | Assert::RpcErrorCode(_)
+    )
+}
+
+fn describe_kind(a: &Assert) -> String {
+    let debug = format!("{a:?}");
+    debug
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("assertion")
+        .to_owned()
 }
 
 fn shown_header(name: &str, v: Option<&str>) -> String {

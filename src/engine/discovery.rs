@@ -108,21 +108,26 @@ pub async fn discover(ctx: &RunContext, client: &Client) -> Result<Discovery, St
             Err(e) => tried.push(format!("{c} ({e})")),
         }
     }
-    let Some((prm_url, prm_doc)) = prm else {
-        return Err(format!(
-            "no protected resource metadata found; tried {}",
-            tried.join(", ")
-        ));
+    // 2025-03-26 has no PRM: the authorization base URL is the target's
+    // origin (DISC-01). Later versions require one.
+    let legacy = ctx.spec_version == crate::scenario::model::SpecVersion::V2025_03_26;
+    let (prm_url, prm_doc, prm_meta, issuer) = match prm {
+        Some((prm_url, prm_doc)) => {
+            let meta = ProtectedResourceMetadata::from_json(prm_doc.to_string().as_bytes())
+                .map_err(|e| format!("protected resource metadata at {prm_url}: {e}"))?;
+            let issuer = meta.authorization_servers.first().cloned().ok_or_else(|| {
+                format!("protected resource metadata at {prm_url} lists no authorization_servers")
+            })?;
+            (Some(prm_url), prm_doc, Some(meta), issuer)
+        }
+        None if legacy => (None, Value::Null, None, target_origin.clone()),
+        None => {
+            return Err(format!(
+                "no protected resource metadata found; tried {}",
+                tried.join(", ")
+            ));
+        }
     };
-    let prm_meta = ProtectedResourceMetadata::from_json(prm_doc.to_string().as_bytes())
-        .map_err(|e| format!("protected resource metadata at {prm_url}: {e}"))?;
-    let issuer = prm_meta
-        .authorization_servers
-        .first()
-        .cloned()
-        .ok_or_else(|| {
-            format!("protected resource metadata at {prm_url} lists no authorization_servers")
-        })?;
     let issuer_origin =
         url_canon::origin(&issuer).map_err(|e| format!("issuer {issuer:?}: {e}"))?;
 
@@ -137,6 +142,9 @@ pub async fn discover(ctx: &RunContext, client: &Client) -> Result<Discovery, St
                 as_doc = Some((c, doc));
                 break;
             }
+            // A 200 that is not a JSON object (an SPA's catch-all page) is
+            // no metadata either: try the next URL.
+            Ok((200, None)) => tried.push(format!("{c} (200, not a JSON object)")),
             Ok((status, _)) if (400..500).contains(&status) || status == 502 => {
                 tried.push(format!("{c} ({status})"))
             }
@@ -148,11 +156,24 @@ pub async fn discover(ctx: &RunContext, client: &Client) -> Result<Discovery, St
             Err(e) => tried.push(format!("{c} ({e})")),
         }
     }
-    let Some((as_url, as_doc)) = as_doc else {
-        return Err(format!(
-            "no authorization server metadata for issuer {issuer}; tried {}",
-            tried.join(", ")
-        ));
+    let (as_url, as_doc) = match as_doc {
+        Some(found) => found,
+        // 2025-03-26 clients fall back to default endpoints on the origin.
+        None if legacy && prm_url.is_none() => (
+            String::new(),
+            json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{target_origin}/authorize"),
+                "token_endpoint": format!("{target_origin}/token"),
+                "registration_endpoint": format!("{target_origin}/register"),
+            }),
+        ),
+        None => {
+            return Err(format!(
+                "no authorization server metadata for issuer {issuer}; tried {}",
+                tried.join(", ")
+            ));
+        }
     };
     let as_meta = AuthServerMetadata::from_json(as_doc.to_string().as_bytes())
         .map_err(|e| format!("authorization server metadata at {as_url}: {e}"))?;
@@ -180,7 +201,10 @@ pub async fn discover(ctx: &RunContext, client: &Client) -> Result<Discovery, St
         ));
     }
 
-    let resource = prm_meta.resource.clone().unwrap_or_else(|| url.clone());
+    let resource = prm_meta
+        .as_ref()
+        .and_then(|m| m.resource.clone())
+        .unwrap_or_else(|| url.clone());
     // The scope to ask for: the profile's, else the challenge's, else all
     // the resource advertises (requirements §4 base request).
     let scope = ctx
@@ -188,7 +212,13 @@ pub async fn discover(ctx: &RunContext, client: &Client) -> Result<Discovery, St
         .scope
         .clone()
         .or(challenge_scope)
-        .or_else(|| prm_meta.scopes_supported.as_ref().map(|s| s.join(" ")))
+        .or_else(|| {
+            prm_meta
+                .as_ref()?
+                .scopes_supported
+                .as_ref()
+                .map(|s| s.join(" "))
+        })
         .filter(|s| !s.is_empty());
     Ok(Discovery {
         vars: json!({

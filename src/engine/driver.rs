@@ -63,6 +63,8 @@ impl CallbackServer {
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
+                    // Out of descriptors, say: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
                 let w = w.clone();

@@ -185,7 +185,7 @@ pub async fn run(
         let (ctx, sem, on_event) = (ctx.clone(), sem.clone(), on_event.clone());
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let out = run_one(&ctx, &scenario, &on_event).await;
+            let out = run_guarded(&ctx, &scenario, &on_event).await;
             (index, out)
         });
     }
@@ -193,17 +193,14 @@ pub async fn run(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(pair) => ordered.push(pair),
-            Err(e) => {
-                // A panic inside a scenario is a bug of ours; report it
-                // rather than lose the run.
-                results.push(internal_error(&format!("a scenario task failed: {e}")));
-            }
+            // Only cancellation gets here (panics are caught per scenario).
+            Err(e) => results.push(internal_error(&format!("a scenario task failed: {e}"))),
         }
     }
     ordered.sort_by_key(|(i, _)| *i);
     results.extend(ordered.into_iter().flat_map(|(_, r)| r));
     for scenario in clocked {
-        results.extend(run_one(&ctx, &scenario, &on_event).await);
+        results.extend(run_guarded(&ctx, &scenario, &on_event).await);
     }
     RunReport {
         target: ctx.target.url.clone(),
@@ -263,7 +260,47 @@ struct CheckState {
     transcript: Vec<Exchange>,
     /// The last step whose exchanges went into `transcript`.
     recorded_step: Option<usize>,
+    /// Assertions that could not be judged (see [`asserts::Evaluation`]).
+    inconclusive: Vec<String>,
     skip: Option<String>,
+}
+
+/// Runs one scenario; a panic inside it (a bug of ours) turns every
+/// selected check of the scenario into an `error`, so no check silently
+/// disappears from the report.
+async fn run_guarded(
+    ctx: &RunContext,
+    scenario: &Scenario,
+    on_event: &Arc<dyn Fn(&Event) + Send + Sync>,
+) -> Vec<CheckResult> {
+    use futures_util::FutureExt as _;
+    match std::panic::AssertUnwindSafe(run_one(ctx, scenario, on_event))
+        .catch_unwind()
+        .await
+    {
+        Ok(results) => results,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let st = CheckState {
+                failures: Vec::new(),
+                expects_left: 1,
+                transcript: Vec::new(),
+                recorded_step: None,
+                inconclusive: Vec::new(),
+                skip: None,
+            };
+            let message =
+                format!("mcp-conform failed inside this scenario (a bug of ours): {what}");
+            selected_checks(ctx, scenario)
+                .into_iter()
+                .map(|(_, check)| verdict(scenario, check, &st, Some(&message), 0))
+                .collect()
+        }
+    }
 }
 
 async fn run_one(
@@ -302,6 +339,7 @@ pub async fn run_scenario(ctx: &RunContext, scenario: &Scenario) -> Vec<CheckRes
                 .count(),
             transcript: Vec::new(),
             recorded_step: None,
+            inconclusive: Vec::new(),
             skip: None,
         })
         .collect();
@@ -321,7 +359,15 @@ pub async fn run_scenario(ctx: &RunContext, scenario: &Scenario) -> Vec<CheckRes
 
     // Discovery first when conditions read it, so they can be judged before
     // anything is sent.
-    let needs_discovery = scenario.steps.iter().any(|s| s.action == Action::Discover);
+    // Whether registration is possible is known only from discovery.
+    let needs_discovery = scenario.steps.iter().any(|s| s.action == Action::Discover)
+        || scenario.needs.iter().any(|n| {
+            use crate::scenario::model::Capability as C;
+            matches!(
+                n,
+                C::Registration | C::Dcr | C::ConfidentialClient | C::Token
+            )
+        });
     let mut dcr_offered = ctx.target.client_id.is_none();
     if needs_discovery {
         match ctx.discovery(&client).await {
@@ -381,8 +427,9 @@ pub async fn run_scenario(ctx: &RunContext, scenario: &Scenario) -> Vec<CheckRes
                         st.recorded_step = Some(step_index);
                         st.transcript.extend(outcome.exchanges.iter().cloned());
                     }
-                    let failures = asserts::evaluate(expect, &outcome, &vars);
-                    st.failures.extend(failures);
+                    let found = asserts::evaluate(expect, &outcome, &vars);
+                    st.failures.extend(found.failures);
+                    st.inconclusive.extend(found.inconclusive);
                 }
                 if let Some(name) = &step.capture {
                     let on_this = |c: &&Condition| c.var[0] == *name;
@@ -491,6 +538,8 @@ fn verdict(
             // A MAY is informational: reported, never a failure.
             Level::May => (Status::Pass, format!("informational: {text}")),
         }
+    } else if let Some(first) = st.inconclusive.first() {
+        (Status::Error, format!("could not be judged: {first}"))
     } else if st.expects_left > 0 {
         (
             Status::Error,

@@ -742,7 +742,10 @@ fn expand_steps(
         // `params.client_id` names a client of its own (a metadata document).
         if s.action == Action::Authorize
             && s.client.is_none()
-            && !s.params.as_ref().is_some_and(|p| p.contains_key("client_id"))
+            && !s
+                .params
+                .as_ref()
+                .is_some_and(|p| p.contains_key("client_id"))
             && !captures.contains_key("client")
         {
             b.error(
@@ -963,10 +966,20 @@ fn expect_templates(e: &RawExpect) -> Vec<&str> {
         out.extend(r.not_to.as_deref());
         out.extend(r.query.values().map(String::as_str));
     }
-    for v in e.json.values().chain(e.jwt_claims.values()) {
+    let values = e
+        .json
+        .values()
+        .chain(e.jwt_claims.values())
+        .chain(e.json_contains.values())
+        .chain(e.json_not_contains.values())
+        .chain(e.json_in.values().flatten());
+    for v in values {
         if let toml::Value::String(s) = v {
             out.push(s);
         }
+    }
+    if let Some(r) = &e.redirect {
+        out.extend(r.query_in.values().flatten().map(String::as_str));
     }
     out
 }
