@@ -595,19 +595,14 @@ impl<'a> StepRunner<'a> {
         let mut exchanges = Vec::new();
         if let Some(n) = s.concurrent {
             let outcomes = self.send_concurrent(&req, n, &mut exchanges).await;
-            let statuses: Vec<u16> = outcomes
-                .iter()
-                .map(|o| o.as_ref().map(|r| r.status).unwrap_or(0))
-                .collect();
-            let winner = outcomes.into_iter().flatten().find(|r| r.status == 200);
-            let mut cap = winner.as_ref().map(response_capture).unwrap_or_default();
-            cap.insert("statuses".into(), json!(statuses));
-            return Ok(Outcome {
-                capture: Value::Object(cap),
-                statuses,
-                exchanges,
-                ..Outcome::default()
-            });
+            // The winner's tokens are captured, so a scenario can check what
+            // became of them (the family revoked, say).
+            let winner = outcomes.iter().flatten().find(|r| r.status == 200);
+            let mut cap = winner.map(response_capture).unwrap_or_default();
+            let mut outcome = race_outcome(&outcomes, exchanges);
+            cap.insert("statuses".into(), outcome.capture["statuses"].take());
+            outcome.capture = Value::Object(cap);
+            return Ok(outcome);
         }
         let resp = self.send(&req, &mut exchanges).await?;
         let mut cap = response_capture(&resp);
@@ -877,16 +872,7 @@ impl<'a> StepRunner<'a> {
         let mut exchanges = Vec::new();
         if let Some(n) = s.concurrent {
             let outcomes = self.send_concurrent(&req, n, &mut exchanges).await;
-            let statuses: Vec<u16> = outcomes
-                .iter()
-                .map(|o| o.as_ref().map(|r| r.status).unwrap_or(0))
-                .collect();
-            return Ok(Outcome {
-                capture: json!({"statuses": statuses}),
-                statuses,
-                exchanges,
-                ..Outcome::default()
-            });
+            return Ok(race_outcome(&outcomes, exchanges));
         }
         let resp = self.send_rpc(&req, &id, &mut exchanges).await?;
         let rpc = rpc_response(&resp, &id);
@@ -1093,16 +1079,7 @@ impl<'a> StepRunner<'a> {
         let mut exchanges = Vec::new();
         if let Some(n) = s.concurrent {
             let outcomes = self.send_concurrent(&req, n, &mut exchanges).await;
-            let statuses: Vec<u16> = outcomes
-                .iter()
-                .map(|o| o.as_ref().map(|r| r.status).unwrap_or(0))
-                .collect();
-            return Ok(Outcome {
-                capture: json!({"statuses": statuses}),
-                statuses,
-                exchanges,
-                ..Outcome::default()
-            });
+            return Ok(race_outcome(&outcomes, exchanges));
         }
         // A GET that asks for an event stream may open one that never ends
         // (transports, "Listening for Messages from the Server"): read only
@@ -1138,6 +1115,21 @@ impl<'a> StepRunner<'a> {
 enum TokenGrant {
     Code,
     Refresh,
+}
+
+/// The outcome of a `concurrent` step: the statuses (0 for a copy that got
+/// no response), judged by `count_status`.
+fn race_outcome(outcomes: &[Result<Response, HttpError>], exchanges: Vec<Exchange>) -> Outcome {
+    let statuses: Vec<u16> = outcomes
+        .iter()
+        .map(|o| o.as_ref().map(|r| r.status).unwrap_or(0))
+        .collect();
+    Outcome {
+        capture: json!({"statuses": statuses}),
+        statuses,
+        exchanges,
+        ..Outcome::default()
+    }
 }
 
 /// A transport error, or a 429 (requirements §9.6: limits on registrations
