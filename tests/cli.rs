@@ -198,20 +198,40 @@ fn the_command_driver_gets_codes_from_a_user_program() {
     let dir = std::env::temp_dir().join(format!("mcp-conform-driver-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("driver.sh");
-    std::fs::write(&script, "#!/bin/sh\nexec curl -s -o /dev/null -w '%{redirect_url}\\n' \"$1\"\n").unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nexec curl -s -o /dev/null -w '%{redirect_url}\\n' \"$1\"\n",
+    )
+    .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let out = bin()
-        .args(["run", "--quiet", "--id", "token/code-replay", "--driver", "command", "--driver-command"])
+        .args([
+            "run",
+            "--quiet",
+            "--id",
+            "token/code-replay",
+            "--driver",
+            "command",
+            "--driver-command",
+        ])
         .arg(&script)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("0 failed") && stdout.contains("0 errored"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 failed") && stdout.contains("0 errored"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -221,7 +241,14 @@ fn a_ready_token_is_enough_for_resource_server_checks() {
     // of running the flow. A bogus token makes the authenticated initialize
     // fail, which shows it was the token used.
     let out = bin()
-        .args(["run", "--quiet", "--id", "transport/tool-calls", "--token", "not-a-real-token"])
+        .args([
+            "run",
+            "--quiet",
+            "--id",
+            "transport/tool-calls",
+            "--token",
+            "not-a-real-token",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

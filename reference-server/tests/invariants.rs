@@ -191,6 +191,7 @@ fn auth() -> impl Strategy<Value = Auth> {
             "bearer eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.",
             "Basic Og==",
             "Bearer =====",
+            "Bearer not.a.jwt",
             "DPoP abc",
         ])
         .prop_map(Auth::Raw),
@@ -545,28 +546,34 @@ fn the_opening_reaches_an_mcp_session() {
     assert!(!got.session.is_empty(), "no MCP session");
 }
 
-/// The registration invariant bites: with the `dcr-unsafe-redirect-accepted`
-/// fault (the rule switched off) the same generator finds a sequence that
-/// breaks it.
-#[test]
-fn the_unsafe_redirect_invariant_bites_under_its_fault() {
+/// Runs the generator against a server with `fault` and returns the
+/// message of the first broken invariant.
+fn first_failure_under(fault: Fault) -> String {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 64,
+        cases: 128,
         max_shrink_iters: 0,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
     let outcome = runner.run(&proptest::collection::vec(step(), 1..16), |steps| {
+        let mut all = happy_path();
+        all.extend(steps);
         runtime()
-            .block_on(run_sequence(
-                steps,
-                false,
-                &[Fault::DcrUnsafeRedirectAccepted],
-            ))
+            .block_on(run_sequence(all, false, &[fault]))
             .map(drop)
     });
-    let Err(proptest::test_runner::TestError::Fail(reason, _)) = outcome else {
-        panic!("no sequence broke the invariant under the fault: {outcome:?}");
-    };
-    assert!(reason.message().contains("unsafe"), "{reason}");
+    match outcome {
+        Err(proptest::test_runner::TestError::Fail(reason, _)) => reason.message().to_owned(),
+        other => panic!("no sequence broke an invariant under {fault:?}: {other:?}"),
+    }
+}
+
+/// The invariants bite: with the rule each one guards switched off by its
+/// fault, the same generator finds a sequence that breaks it.
+#[test]
+fn the_invariants_bite_under_their_faults() {
+    let message = first_failure_under(Fault::DcrUnsafeRedirectAccepted);
+    assert!(message.contains("unsafe"), "{message}");
+    let message = first_failure_under(Fault::InvalidTokenAs500);
+    assert!(message.contains("answered 500"), "{message}");
 }

@@ -229,7 +229,11 @@ pub fn value_to_text(v: &Value) -> String {
 }
 
 fn parse_expr(src: &str) -> Result<Expr, TemplateError> {
-    let mut p = ExprParser { src, pos: 0 };
+    let mut p = ExprParser {
+        src,
+        pos: 0,
+        depth: 0,
+    };
     let e = p.expr()?;
     p.skip_ws();
     if p.pos != src.len() {
@@ -241,7 +245,13 @@ fn parse_expr(src: &str) -> Result<Expr, TemplateError> {
 struct ExprParser<'a> {
     src: &'a str,
     pos: usize,
+    /// Calls open around the current position; bounded so hostile nesting
+    /// is a syntax error, not a stack overflow (here or in `eval`).
+    depth: usize,
 }
+
+/// Deepest nesting of calls in one expression.
+const MAX_CALL_DEPTH: usize = 32;
 
 impl ExprParser<'_> {
     fn peek(&self) -> Option<char> {
@@ -332,6 +342,10 @@ impl ExprParser<'_> {
             if self.peek() == Some(')') {
                 self.pos += 1;
             } else {
+                if self.depth >= MAX_CALL_DEPTH {
+                    return Err(self.syntax());
+                }
+                self.depth += 1;
                 loop {
                     args.push(self.expr()?);
                     self.skip_ws();
@@ -344,6 +358,7 @@ impl ExprParser<'_> {
                         _ => return Err(self.syntax()),
                     }
                 }
+                self.depth -= 1;
             }
             if args.len() != func.arity() {
                 return Err(TemplateError::Arity {
@@ -388,6 +403,9 @@ fn eval(e: &Expr, vars: &dyn Vars) -> Result<Value, EvalError> {
     }
 }
 
+/// Largest string `repeat` produces (16 MiB).
+const MAX_REPEAT_BYTES: usize = 16 << 20;
+
 fn call(func: Function, args: &[Value]) -> Result<Value, EvalError> {
     let text = |i: usize| value_to_text(&args[i]);
     let fail = |reason: String| EvalError::Function {
@@ -407,7 +425,17 @@ fn call(func: Function, args: &[Value]) -> Result<Value, EvalError> {
     Ok(Value::String(match func {
         Function::S256 => pkce::s256_challenge(&text(0)),
         Function::Random => pkce::random_token(count(0)?),
-        Function::Repeat => text(0).repeat(count(1)?),
+        Function::Repeat => {
+            // Bound the result, not just the count: nested repeats multiply
+            // (`repeat(repeat(x, 65536), 65536)` would ask for gigabytes).
+            let (text, n) = (text(0), count(1)?);
+            if text.len().saturating_mul(n) > MAX_REPEAT_BYTES {
+                return Err(fail(format!(
+                    "the result would exceed {MAX_REPEAT_BYTES} bytes"
+                )));
+            }
+            text.repeat(n)
+        }
         Function::Flip => jwt::flip_one_char(&text(0)),
         Function::JwtAlgNone => jwt::with_alg_none(&text(0)).map_err(|e| fail(e.to_string()))?,
         Function::JwtWithClaim => {
@@ -522,6 +550,39 @@ mod tests {
     fn missing_variable_is_an_eval_error() {
         let t = Template::parse("{{ nope.x }}").unwrap();
         assert_eq!(t.render(&vars()), Err(EvalError::Missing("nope.x".into())));
+    }
+
+    /// Found while fuzzing the `template` target: nested repeats asked
+    /// for 16 GiB (`repeat` bounded its count, not its result).
+    #[test]
+    fn regression_template_nested_repeat_exhausts_memory() {
+        let t = Template::parse(r#"{{ repeat(repeat("aaaa", 65536), 65536) }}"#).unwrap();
+        assert!(matches!(
+            t.render(&vars()),
+            Err(EvalError::Function {
+                function: "repeat",
+                ..
+            })
+        ));
+        let ok = Template::parse(r#"{{ repeat(repeat("a", 1024), 1024) }}"#).unwrap();
+        assert_eq!(ok.render(&vars()).map(|s| s.len()), Ok(1 << 20));
+    }
+
+    /// Found while fuzzing the `template` target: deeply nested calls
+    /// overflowed the stack of the recursive parser.
+    #[test]
+    fn regression_template_deep_nesting_overflows_stack() {
+        let n = 100_000;
+        let text = format!("{{{{ {}\"a\"{} }}}}", "upper(".repeat(n), ")".repeat(n));
+        assert!(matches!(
+            Template::parse(&text),
+            Err(TemplateError::Syntax(_))
+        ));
+        let fine = format!("{{{{ {}\"a\"{} }}}}", "upper(".repeat(32), ")".repeat(32));
+        assert_eq!(
+            Template::parse(&fine).unwrap().render(&vars()),
+            Ok("A".into())
+        );
     }
 
     #[test]

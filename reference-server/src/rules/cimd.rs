@@ -94,7 +94,9 @@ pub fn validate_client_id_url(raw: &str, policy: CimdPolicy) -> Result<Url, Cimd
     }) {
         return Err(CimdUrlError::DotSegment);
     }
-    if raw_path.is_empty() || raw_path == "/" {
+    // The parsed path decides: the raw text can put a path where the parser
+    // sees none (`https:///p` is `https://p/`).
+    if raw_path.is_empty() || raw_path == "/" || url.path() == "/" {
         return Err(CimdUrlError::NoPath);
     }
     let internal = match url.host() {
@@ -211,6 +213,16 @@ mod tests {
             );
         }
         assert!(validate_client_id_url("https://client.example/x.json?a=/b", STRICT).is_ok());
+    }
+
+    /// Found by the `server_cimd` fuzz target: `https:///p` parses as
+    /// `https://p/`, a URL without a path, while its raw text has one.
+    #[test]
+    fn regression_cimd_empty_authority_hides_missing_path() {
+        assert_eq!(
+            validate_client_id_url("https:///p", STRICT),
+            Err(CimdUrlError::NoPath)
+        );
     }
 
     #[test]
