@@ -33,7 +33,10 @@ impl RequestId {
     fn from_value(v: &Value) -> Option<Self> {
         match v {
             Value::String(s) => Some(RequestId::String(s.clone())),
-            Value::Number(n) => Some(RequestId::Number(n.clone())),
+            // Only integers: a fractional or out-of-range number does not
+            // survive JSON parsing exactly, so the response could not echo
+            // the same id (found by the server_jsonrpc fuzz target).
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(RequestId::Number(n.clone())),
             _ => None,
         }
     }
@@ -267,6 +270,22 @@ pub fn error(id: Option<&RequestId>, code: i64, message: &str, data: Option<Valu
         "id": id.map_or(Value::Null, RequestId::to_value),
         "error": err,
     })
+}
+
+#[cfg(test)]
+mod regression_tests {
+    use super::*;
+
+    /// Found by the `server_jsonrpc` fuzz target in a CI smoke run: a 43-digit
+    /// id parsed as a float that did not round-trip, so the id echoed in the
+    /// response would differ from the request's.
+    #[test]
+    fn regression_jsonrpc_huge_numeric_id_is_refused() {
+        let body = br#"{"jsonrpc":"2.0","id":3333333333333333333333333333333333333333331,"method":"ping"}"#;
+        assert!(parse_message(body).is_err());
+        assert!(parse_message(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#).is_err());
+        assert!(parse_message(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#).is_ok());
+    }
 }
 
 #[cfg(test)]
