@@ -9,6 +9,13 @@ fn bin() -> Command {
     c
 }
 
+/// A fresh scratch folder for one test (removed by the test at its end).
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcp-conform-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -99,8 +106,7 @@ fn unreachable_target_errors_instead_of_hanging() {
 
 #[test]
 fn json_report_follows_the_contract() {
-    let dir = std::env::temp_dir().join(format!("mcp-conform-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("cli");
     let path = dir.join("report.json");
     let junit = dir.join("report.xml");
     let out = bin()
@@ -157,8 +163,7 @@ fn json_report_follows_the_contract() {
 
 #[test]
 fn expected_failures_turn_a_known_failure_green_and_catch_stale_entries() {
-    let dir = std::env::temp_dir().join(format!("mcp-conform-xfail-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("xfail");
     let list = dir.join("expected.toml");
     std::fs::write(
         &list,
@@ -195,8 +200,7 @@ fn expected_failures_turn_a_known_failure_green_and_catch_stale_entries() {
 fn the_command_driver_gets_codes_from_a_user_program() {
     // The program gets the authorization URL and prints where it lands: here
     // curl, which does not follow the reference server's redirect.
-    let dir = std::env::temp_dir().join(format!("mcp-conform-driver-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("driver");
     let script = dir.join("driver.sh");
     std::fs::write(
         &script,

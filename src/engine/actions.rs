@@ -120,6 +120,16 @@ fn query_json(location: &str) -> Value {
     Value::Object(m)
 }
 
+/// Copies the members of a JSON response body a step exposes directly
+/// (`{{ tokens.access_token }}` rather than `{{ tokens.json.access_token }}`).
+fn copy_members(cap: &mut Map<String, Value>, body: &Value, keys: &[&str]) {
+    for key in keys {
+        if let Some(v) = body.get(*key) {
+            cap.insert((*key).into(), v.clone());
+        }
+    }
+}
+
 /// The base capture of any HTTP response.
 fn response_capture(resp: &Response) -> Map<String, Value> {
     let mut m = Map::new();
@@ -291,16 +301,16 @@ impl<'a> StepRunner<'a> {
         let resp = self.send(&req, &mut exchanges).await?;
         let mut cap = response_capture(&resp);
         let body = resp.json().unwrap_or(Value::Null);
-        for key in [
-            "client_id",
-            "client_secret",
-            "client_secret_expires_at",
-            "token_endpoint_auth_method",
-        ] {
-            if let Some(v) = body.get(key) {
-                cap.insert(key.into(), v.clone());
-            }
-        }
+        copy_members(
+            &mut cap,
+            &body,
+            &[
+                "client_id",
+                "client_secret",
+                "client_secret_expires_at",
+                "token_endpoint_auth_method",
+            ],
+        );
         let assigned = body
             .get("token_endpoint_auth_method")
             .and_then(Value::as_str)
@@ -607,18 +617,18 @@ impl<'a> StepRunner<'a> {
         let resp = self.send(&req, &mut exchanges).await?;
         let mut cap = response_capture(&resp);
         let body = resp.json().unwrap_or(Value::Null);
-        for key in [
-            "access_token",
-            "refresh_token",
-            "scope",
-            "expires_in",
-            "token_type",
-            "error",
-        ] {
-            if let Some(v) = body.get(key) {
-                cap.insert(key.into(), v.clone());
-            }
-        }
+        copy_members(
+            &mut cap,
+            &body,
+            &[
+                "access_token",
+                "refresh_token",
+                "scope",
+                "expires_in",
+                "token_type",
+                "error",
+            ],
+        );
         cap.insert("client".into(), Value::from(client));
         if let Some(r) = resource {
             cap.insert("resource".into(), Value::from(r));
